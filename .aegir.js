@@ -1,0 +1,19 @@
+/** @type {import('aegir').PartialOptions} */
+export default {
+  build: {
+    bundle: false
+  },
+  test: {
+    // node only: the package's tests start real TCP nodes and child processes
+    target: ['node']
+  },
+  docs: {
+    entryPoint: 'src/index.ts'
+  },
+  dependencyCheck: {
+    ignore: [
+      // the Node >= 22 runtime that npm scripts run with, see README
+      'node'
+    ]
+  }
+}

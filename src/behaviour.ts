@@ -1,0 +1,44 @@
+import { serviceCapabilities } from '@libp2p/interface'
+import { Control } from './control.ts'
+import { Shared } from './shared.ts'
+import type { StreamComponents, StreamInit } from './index.ts'
+import type { Startable } from '@libp2p/interface'
+
+/**
+ * The libp2p service behind `services: { stream: stream() }`. It owns the
+ * node's registry of accepted protocols; applications use it through
+ * {@link Control}s from `newControl()`.
+ */
+export class Behaviour implements Startable {
+  readonly #shared: Shared
+
+  constructor (components: StreamComponents, init: StreamInit = {}) {
+    this.#shared = new Shared(components, init)
+  }
+
+  readonly [Symbol.toStringTag] = '@libp2p/stream'
+
+  readonly [serviceCapabilities]: string[] = [
+    '@libp2p/stream'
+  ]
+
+  /**
+   * A new handle for accepting and opening streams. Controls are cheap: make
+   * one per task, or `clone()` an existing one.
+   */
+  newControl (): Control {
+    return new Control(this.#shared)
+  }
+
+  start (): void {
+    this.#shared.start()
+  }
+
+  /**
+   * Ends every `accept` iteration (deregistering its protocols and resetting
+   * queued streams) and rejects every `openStream` in flight.
+   */
+  stop (): void {
+    this.#shared.stop()
+  }
+}

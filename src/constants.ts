@@ -1,0 +1,43 @@
+/**
+ * Streams that may wait for the application in one `accept` backlog.
+ *
+ * 32 matches js-libp2p's default `maxInboundStreams` per connection, so a
+ * single connection can fill the backlog but one slow consumer never holds
+ * more streams (and their read buffers, up to 4 MiB each) than that.
+ */
+export const DEFAULT_BACKLOG = 32
+
+/**
+ * Inbound streams per connection and protocol that libp2p lets through on top
+ * of the backlog, i.e. streams the application already holds.
+ *
+ * js-libp2p resets streams over its per-connection cap without telling the
+ * opener or the handler, so the cap given to the registrar is
+ * `backlog + DEFAULT_INBOUND_HEADROOM` unless the caller sets one: the
+ * backlog, not libp2p, decides what is dropped, and every drop is counted.
+ */
+export const DEFAULT_INBOUND_HEADROOM = 32
+
+/**
+ * Outbound streams per connection and protocol.
+ *
+ * js-libp2p's default is 64, which fails the 65th concurrent `openStream` to
+ * one peer. yamux already limits a connection to 1,000 streams, so this cap is
+ * set at that bound and never the tighter one.
+ */
+export const DEFAULT_MAX_OUTBOUND_STREAMS = 1000
+
+/**
+ * How long protocol negotiation on a new outbound stream may take, in ms.
+ *
+ * The same as js-libp2p's own default; it applies because `openStream` always
+ * passes a signal, which would otherwise switch libp2p's timeout off.
+ */
+export const DEFAULT_NEGOTIATION_TIMEOUT = 10_000
+
+/**
+ * multistream-select rejects protocol names longer than this (in bytes,
+ * including the trailing newline it adds), so longer names can never be
+ * negotiated and are refused up front.
+ */
+export const MAX_PROTOCOL_LENGTH = 1024

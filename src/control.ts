@@ -1,0 +1,72 @@
+import { openStream } from './outbound.ts'
+import type { IncomingStreams } from './incoming.ts'
+import type { AcceptOptions, OpenStreamOptions } from './index.ts'
+import type { Shared } from './shared.ts'
+import type { DialTarget, Stream } from '@libp2p/interface'
+
+/**
+ * A cheap handle for accepting and opening streams. Every control of a node,
+ * and every clone of one, shares the node's registry: a protocol accepted
+ * through one control is taken for all of them.
+ */
+export class Control {
+  readonly #shared: Shared
+
+  constructor (shared: Shared) {
+    this.#shared = shared
+  }
+
+  get [Symbol.toStringTag] (): string {
+    return 'Control'
+  }
+
+  /**
+   * Another control over the same node, for another task or component.
+   */
+  clone (): Control {
+    return new Control(this.#shared)
+  }
+
+  /**
+   * Registers `protocol` (or each of a list) and returns its inbound streams.
+   *
+   * Nothing is accepted until the handle is iterated; meanwhile streams wait
+   * in a backlog of `options.backlog` entries (default 32) and streams beyond
+   * it are reset and counted in `dropped`. Ending the iteration deregisters.
+   *
+   * @throws {AlreadyRegisteredError} a protocol already has a handler on this node
+   * @throws {InvalidParametersError} a protocol or option is malformed
+   * @throws {AbortError} `options.signal` is already aborted
+   *
+   * @example
+   *
+   * ```TypeScript
+   * for await (const { stream, peer } of control.accept('/echo/1.0.0')) {
+   *   // handle the stream without holding up the loop
+   *   void echo(stream, peer)
+   * }
+   * ```
+   */
+  accept (protocol: string | string[], options?: AcceptOptions): IncomingStreams {
+    return this.#shared.accept(protocol, options)
+  }
+
+  /**
+   * Opens a stream to `target` for `protocol` (or the first of a list the
+   * remote supports), dialling first when not connected: by `PeerId` through
+   * the peer store, or by multiaddr. `stream.protocol` is the negotiated one.
+   *
+   * Backpressure: `stream.send()` returns `false` when the caller should wait
+   * for `stream.onDrain()`; a remote that does not read eventually stalls the
+   * writer instead of growing memory.
+   *
+   * @throws {UnsupportedProtocolError} the remote supports none of the protocols
+   * @throws {OpenStreamError} the peer could not be reached, negotiation timed out, or the node stopped; `cause` says why
+   * @throws {AbortError} `options.signal` aborted
+   * @throws {NotStartedError} the node is not started
+   * @throws {InvalidParametersError} the target, a protocol or an option is malformed
+   */
+  async openStream (target: DialTarget, protocol: string | string[], options?: OpenStreamOptions): Promise<Stream> {
+    return openStream(this.#shared, target, protocol, options)
+  }
+}

@@ -1,0 +1,47 @@
+import type { CounterGroup, Metrics } from '@libp2p/interface'
+
+/**
+ * The service's counters, registered only when the node has a metrics
+ * component. Labels are protocol names, or error names for failed opens.
+ */
+export class StreamMetrics {
+  private readonly accepted?: CounterGroup
+  private readonly dropped?: CounterGroup
+  private readonly opened?: CounterGroup
+  private readonly openErrors?: CounterGroup
+
+  constructor (metrics?: Metrics) {
+    this.accepted = metrics?.registerCounterGroup('libp2p_stream_accepted_total', {
+      label: 'protocol',
+      help: 'Inbound streams handed to the application'
+    })
+    this.dropped = metrics?.registerCounterGroup('libp2p_stream_dropped_total', {
+      label: 'protocol',
+      help: 'Inbound streams reset without being accepted (backlog full, or queued when accept ended)'
+    })
+    this.opened = metrics?.registerCounterGroup('libp2p_stream_opened_total', {
+      label: 'protocol',
+      help: 'Outbound streams opened and negotiated'
+    })
+    this.openErrors = metrics?.registerCounterGroup('libp2p_stream_open_errors_total', {
+      label: 'error',
+      help: 'openStream calls that failed, by error name'
+    })
+  }
+
+  onAccepted (protocol: string): void {
+    this.accepted?.increment({ [protocol]: true })
+  }
+
+  onDropped (protocol: string): void {
+    this.dropped?.increment({ [protocol]: true })
+  }
+
+  onOpened (protocol: string): void {
+    this.opened?.increment({ [protocol]: true })
+  }
+
+  onOpenError (err: Error): void {
+    this.openErrors?.increment({ [err.name]: true })
+  }
+}

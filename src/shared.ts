@@ -1,0 +1,136 @@
+import { AbortError } from '@libp2p/interface'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS } from './constants.ts'
+import { AlreadyRegisteredError } from './errors.ts'
+import { Backlog, createIncomingStreams } from './incoming.ts'
+import { StreamMetrics } from './metrics.ts'
+import { validateCount, validateFlag, validateOptions, validateProtocols, validateSignal } from './validate.ts'
+import type { IncomingStreams } from './incoming.ts'
+import type { AcceptOptions, StreamComponents, StreamInit } from './index.ts'
+import type { Logger } from '@libp2p/interface'
+
+/**
+ * The state every `Control` of one node shares: the accepted protocols and the
+ * opens in flight. It alone registers and deregisters handlers, so "one owner
+ * per protocol" holds across all clones.
+ */
+export class Shared {
+  readonly components: StreamComponents
+  readonly log: Logger
+  readonly metrics: StreamMetrics
+  readonly init: Required<StreamInit>
+  private readonly backlogs = new Set<Backlog>()
+  private readonly opens = new Set<AbortController>()
+  private running = false
+
+  constructor (components: StreamComponents, init: StreamInit = {}) {
+    const options = validateOptions<StreamInit>(init, 'init')
+
+    this.components = components
+    this.log = components.logger.forComponent('libp2p:stream')
+    this.metrics = new StreamMetrics(components.metrics)
+    this.init = {
+      backlog: validateCount(options.backlog, 'init.backlog', DEFAULT_BACKLOG),
+      maxOutboundStreams: validateCount(options.maxOutboundStreams, 'init.maxOutboundStreams', DEFAULT_MAX_OUTBOUND_STREAMS, 1)
+    }
+  }
+
+  get isRunning (): boolean {
+    return this.running
+  }
+
+  start (): void {
+    this.running = true
+  }
+
+  /**
+   * Ends every `accept` (deregistering its protocols and resetting what is
+   * queued) and aborts every `openStream` in flight.
+   */
+  stop (): void {
+    this.running = false
+
+    for (const backlog of [...this.backlogs]) {
+      backlog.close()
+    }
+
+    for (const controller of [...this.opens]) {
+      controller.abort(new AbortError('The node is stopping'))
+    }
+  }
+
+  accept (protocol: string | string[], acceptOptions?: AcceptOptions): IncomingStreams {
+    const protocols = validateProtocols(protocol)
+    const options = validateOptions<AcceptOptions>(acceptOptions)
+    const capacity = validateCount(options.backlog, 'backlog', this.init.backlog)
+    const maxInboundStreams = validateCount(options.maxInboundStreams, 'maxInboundStreams', capacity + DEFAULT_INBOUND_HEADROOM, 1)
+    const maxOutboundStreams = validateCount(options.maxOutboundStreams, 'maxOutboundStreams', this.init.maxOutboundStreams, 1)
+    const signal = validateSignal(options.signal)
+
+    const runOnLimitedConnection = validateFlag(options.runOnLimitedConnection, 'runOnLimitedConnection')
+
+    if (signal?.aborted === true) {
+      throw new AbortError('accept was called with an aborted signal')
+    }
+
+    const { registrar } = this.components
+    const registered = new Set(registrar.getProtocols())
+
+    for (const p of protocols) {
+      if (registered.has(p)) {
+        throw new AlreadyRegisteredError(p)
+      }
+    }
+
+    const onAbort = (): void => { backlog.close() }
+    const backlog = new Backlog({
+      protocols,
+      backlog: capacity,
+      log: this.log,
+      onAccepted: p => { this.metrics.onAccepted(p) },
+      onDropped: p => { this.metrics.onDropped(p) },
+      onClose: b => {
+        signal?.removeEventListener('abort', onAbort)
+        this.release(b)
+      }
+    })
+
+    for (const p of protocols) {
+      // the registrar stores the handler before its first await, so a remote
+      // can negotiate the protocol as soon as this returns
+      registrar.handle(p, backlog.handle, { maxInboundStreams, maxOutboundStreams, runOnLimitedConnection })
+        .catch(err => { this.log.error('could not record %s in the peer store - %e', p, err) })
+    }
+
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.backlogs.add(backlog)
+    this.log('accepting %s with a backlog of %d', protocols, capacity)
+
+    return createIncomingStreams(backlog)
+  }
+
+  /**
+   * Tracks an `openStream` in flight so `stop()` can abort it; the returned
+   * function stops tracking it.
+   */
+  trackOpen (controller: AbortController): () => void {
+    this.opens.add(controller)
+
+    return () => { this.opens.delete(controller) }
+  }
+
+  private release (backlog: Backlog): void {
+    const { registrar } = this.components
+
+    this.backlogs.delete(backlog)
+
+    for (const p of backlog.protocols) {
+      // leave alone a handler that replaced ours with `force: true`
+      if (registrar.getProtocols().includes(p) && registrar.getHandler(p).handler === backlog.handle) {
+        registrar.unhandle(p)
+          .catch(err => { this.log.error('could not remove %s from the peer store - %e', p, err) })
+      }
+    }
+
+    this.log('stopped accepting %s (%d accepted, %d dropped)', backlog.protocols, backlog.accepted, backlog.dropped)
+  }
+}
