@@ -59,12 +59,16 @@ export async function openStream (shared: Shared, target: DialTarget, protocol: 
 
     try {
       // waits for multistream-select to agree on a protocol
-      const stream = await connection.newStream(protocols, {
+      const negotiate = async (): Promise<Stream> => connection.newStream(protocols, {
         signal: controller.signal,
         maxOutboundStreams,
         runOnLimitedConnection,
         negotiateFully
       })
+      // a lazily negotiated stream proves nothing about the remote being ready
+      const stream = negotiateFully === false
+        ? await negotiate()
+        : await shared.firstStream.run(connection, negotiate, controller.signal)
 
       shared.metrics.onOpened(stream.protocol)
       return stream

@@ -1,6 +1,7 @@
 import { AbortError } from '@libp2p/interface'
 import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS } from './constants.ts'
 import { AlreadyRegisteredError } from './errors.ts'
+import { FirstStream } from './first-stream.ts'
 import { Backlog, createIncomingStreams } from './incoming.ts'
 import { StreamMetrics } from './metrics.ts'
 import { validateCount, validateFlag, validateOptions, validateProtocols, validateSignal } from './validate.ts'
@@ -18,6 +19,7 @@ export class Shared {
   readonly log: Logger
   readonly metrics: StreamMetrics
   readonly init: Required<StreamInit>
+  readonly firstStream = new FirstStream()
   private readonly backlogs = new Set<Backlog>()
   private readonly opens = new Set<AbortController>()
   private running = false

@@ -78,6 +78,17 @@ for (const transport of ['tcp', 'memory'] satisfies Transport[]) {
       incoming.close()
     })
 
+    it('queues more streams from one connection than libp2p\'s default cap of 32 when the backlog allows', async () => {
+      const incoming = listener.services.stream.newControl().accept(PROTOCOL, { backlog: 100 })
+      const opener = dialer.services.stream.newControl()
+      const streams = await Promise.all(Array.from({ length: 100 }, async () => opener.openStream(listener.peerId, PROTOCOL)))
+
+      await eventually(() => incoming.queued === 100, '100 streams queued')
+      expect(incoming.dropped).to.equal(0)
+      expect(streams.every(s => s.status === 'open')).to.be.true()
+      incoming.close()
+    })
+
     it('a queued stream loses nothing: bytes and the half-close sent while it waited are all read', async () => {
       const incoming = listener.services.stream.newControl().accept(PROTOCOL)
       const opener = dialer.services.stream.newControl()
