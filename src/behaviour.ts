@@ -1,6 +1,6 @@
 import { serviceCapabilities } from '@libp2p/interface'
 import { Control } from './control.ts'
-import { Shared } from './shared.ts'
+import { Shared, resolveInit } from './shared.ts'
 import type { StreamComponents, StreamInit } from './index.ts'
 import type { Startable } from '@libp2p/interface'
 
@@ -13,13 +13,15 @@ export class Behaviour implements Startable {
   readonly #shared: Shared
 
   constructor (components: StreamComponents, init: StreamInit = {}) {
-    this.#shared = new Shared(components, init)
+    this.#shared = new Shared(components, resolveInit(init))
   }
 
-  readonly [Symbol.toStringTag] = '@libp2p/stream'
+  /** Names the service in logs and inspection */
+  readonly [Symbol.toStringTag] = 'libp2p-stream'
 
+  /** What this service provides, for services that declare they depend on it */
   readonly [serviceCapabilities]: string[] = [
-    '@libp2p/stream'
+    'libp2p-stream'
   ]
 
   /**
@@ -30,6 +32,7 @@ export class Behaviour implements Startable {
     return new Control(this.#shared)
   }
 
+  /** Lets `openStream` dial; called by libp2p when the node starts */
   start (): void {
     this.#shared.start()
   }

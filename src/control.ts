@@ -12,10 +12,14 @@ import type { DialTarget, Stream } from '@libp2p/interface'
 export class Control {
   readonly #shared: Shared
 
+  /**
+   * @internal Controls come from `Behaviour.newControl()` and `clone()`.
+   */
   constructor (shared: Shared) {
     this.#shared = shared
   }
 
+  /** Names the class in logs and inspection */
   get [Symbol.toStringTag] (): string {
     return 'Control'
   }

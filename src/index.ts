@@ -39,6 +39,7 @@
  */
 
 import { Behaviour } from './behaviour.ts'
+import { resolveInit } from './shared.ts'
 import type { ComponentLogger, Connection, Metrics } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
@@ -52,9 +53,13 @@ export type { IncomingStream, IncomingStreams } from './incoming.ts'
  * What the service uses of the node.
  */
 export interface StreamComponents {
+  /** Where `accept` registers and deregisters its protocols */
   registrar: Registrar
+  /** Finds or dials the connection for `openStream` */
   connectionManager: ConnectionManager
+  /** Gives the service its `libp2p:stream` logger */
   logger: ComponentLogger
+  /** When present, accepted, dropped, opened and failed streams are counted */
   metrics?: Metrics
 }
 
@@ -180,5 +185,8 @@ export interface OpenStreamOptions {
  * The service factory: `services: { stream: stream() }`.
  */
 export function stream (init: StreamInit = {}): (components: StreamComponents) => Behaviour {
+  // fail where the bad option is written, not later inside createLibp2p
+  resolveInit(init)
+
   return (components) => new Behaviour(components, init)
 }

@@ -10,6 +10,18 @@ import type { AcceptOptions, StreamComponents, StreamInit } from './index.ts'
 import type { Logger } from '@libp2p/interface'
 
 /**
+ * Checks the options given to `stream()` and fills in the defaults.
+ */
+export function resolveInit (init: unknown): Required<StreamInit> {
+  const options = validateOptions<StreamInit>(init, 'init')
+
+  return {
+    backlog: validateCount(options.backlog, 'init.backlog', DEFAULT_BACKLOG),
+    maxOutboundStreams: validateCount(options.maxOutboundStreams, 'init.maxOutboundStreams', DEFAULT_MAX_OUTBOUND_STREAMS, 1)
+  }
+}
+
+/**
  * The state every `Control` of one node shares: the accepted protocols and the
  * opens in flight. It alone registers and deregisters handlers, so "one owner
  * per protocol" holds across all clones.
@@ -24,16 +36,11 @@ export class Shared {
   private readonly opens = new Set<AbortController>()
   private running = false
 
-  constructor (components: StreamComponents, init: StreamInit = {}) {
-    const options = validateOptions<StreamInit>(init, 'init')
-
+  constructor (components: StreamComponents, init: Required<StreamInit>) {
     this.components = components
     this.log = components.logger.forComponent('libp2p:stream')
     this.metrics = new StreamMetrics(components.metrics)
-    this.init = {
-      backlog: validateCount(options.backlog, 'init.backlog', DEFAULT_BACKLOG),
-      maxOutboundStreams: validateCount(options.maxOutboundStreams, 'init.maxOutboundStreams', DEFAULT_MAX_OUTBOUND_STREAMS, 1)
-    }
+    this.init = init
   }
 
   get isRunning (): boolean {

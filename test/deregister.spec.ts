@@ -76,6 +76,7 @@ describe('deregistration', () => {
     const incoming = listener.services.stream.newControl().accept(PROTOCOL)
     void dialer.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
 
+    // eslint-disable-next-line no-unreachable-loop
     for await (const { stream } of incoming) {
       stream.abort(new Error('done'))
       break
@@ -90,6 +91,7 @@ describe('deregistration', () => {
     void dialer.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
 
     await expect((async () => {
+      // eslint-disable-next-line no-unreachable-loop
       for await (const { stream } of incoming) {
         stream.abort(new Error('done'))
         throw new Error('application failure')
@@ -165,6 +167,7 @@ describe('deregistration', () => {
   it('a handle with a loop still waiting on it is not collected', async () => {
     const incoming = new WeakRef(listener.services.stream.newControl().accept(PROTOCOL))
     const loop = (async () => {
+      // eslint-disable-next-line no-unreachable-loop
       for await (const { stream } of incoming.deref()!) { return stream }
     })()
 
