@@ -1,3 +1,4 @@
+/* eslint-disable no-console -- the demo reports to the terminal */
 // Two libp2p nodes in one process speak a small custom protocol through
 // libp2p-stream: one accepts, the other opens streams, and a summary is printed.
 //

@@ -13,7 +13,9 @@ export class Control {
   readonly #shared: Shared
 
   /**
-   * @internal Controls come from `Behaviour.newControl()` and `clone()`.
+   * Controls come from `Behaviour.newControl()` and `clone()`.
+   *
+   * @internal
    */
   constructor (shared: Shared) {
     this.#shared = shared

@@ -1,0 +1,61 @@
+// Two libp2p nodes in this process, each with the libp2p-stream service, so
+// that both sides of every comparison (libp2p-stream and raw js-libp2p) run on
+// the very same nodes and connection.
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { memory } from '@libp2p/memory'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { stream } from '../../dist/src/index.js'
+
+let memoryAddress = 0
+
+export const TRANSPORTS = ['tcp', 'memory']
+
+export function transportLabel (transport) {
+  return transport === 'tcp' ? 'TCP+noise+yamux' : 'memory+noise+yamux'
+}
+
+async function createNode (transport, listen) {
+  return createLibp2p({
+    addresses: {
+      listen: listen
+        ? [transport === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : `/memory/libp2p-stream-bench-${process.pid}-${memoryAddress++}`]
+        : []
+    },
+    transports: [transport === 'tcp' ? tcp() : memory()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: {
+      // the benchmarks dial the same host many times in a row on purpose
+      inboundConnectionThreshold: 1_000_000,
+      maxIncomingPendingConnections: 1_000
+    },
+    services: { stream: stream() }
+  })
+}
+
+/**
+ * A listening `server` and a `client`, connected once (unless `connect` is
+ * false). `close()` stops both.
+ */
+export async function createPair (transport, { connect = true } = {}) {
+  const server = await createNode(transport, true)
+  const client = await createNode(transport, false)
+  const addr = server.getMultiaddrs()[0]
+
+  if (connect) {
+    await client.dial(addr)
+  }
+
+  return {
+    server,
+    client,
+    addr,
+    serverControl: server.services.stream.newControl(),
+    clientControl: client.services.stream.newControl(),
+    async close () {
+      await Promise.all([client.stop(), server.stop()])
+    }
+  }
+}

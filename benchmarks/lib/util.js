@@ -1,0 +1,147 @@
+// Small helpers shared by the benchmark scenarios: statistics, GC, timing,
+// stream plumbing and machine information.
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import v8 from 'node:v8'
+import vm from 'node:vm'
+
+export { sleep }
+
+export const KiB = 1024
+export const MiB = 1024 * 1024
+
+/** A full garbage collection, with or without --expose-gc */
+export const gc = (() => {
+  if (typeof globalThis.gc === 'function') {
+    return globalThis.gc
+  }
+  v8.setFlagsFromString('--expose-gc')
+  return vm.runInNewContext('gc')
+})()
+
+/** Collects twice with a tick between, so finalizers and weak callbacks settle */
+export async function settle () {
+  gc()
+  await sleep(10)
+  gc()
+}
+
+export function heapUsed () {
+  return v8.getHeapStatistics().used_heap_size
+}
+
+export function percentile (values, p) {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[index]
+}
+
+export function median (values) {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/** median, min, max and every sample of a list of per-round figures */
+export function summary (values) {
+  return {
+    median: median(values),
+    min: Math.min(...values),
+    max: Math.max(...values),
+    n: values.length,
+    samples: values
+  }
+}
+
+/** p50/p90/p99 and min/max of a list of latency samples (samples themselves left out: too many) */
+export function latencySummary (values) {
+  return {
+    p50: percentile(values, 50),
+    p90: percentile(values, 90),
+    p99: percentile(values, 99),
+    min: Math.min(...values),
+    max: Math.max(...values),
+    n: values.length
+  }
+}
+
+/**
+ * The order of the two sides in round `i`: A B, then B A, and so on, so that
+ * neither side always runs first (warm caches, GC debt, machine load drift).
+ */
+export function interleave (i, a, b) {
+  return i % 2 === 0 ? [a, b] : [b, a]
+}
+
+/** Resolves once the stream is fully closed (both directions), or has been reset */
+export async function whenClosed (stream) {
+  if (stream.status === 'closed' || stream.status === 'aborted' || stream.status === 'reset') {
+    return
+  }
+  await new Promise(resolve => { stream.addEventListener('close', resolve, { once: true }) })
+}
+
+/** Writes `total` bytes as repeated `chunk`s, waiting for drain whenever send() says so */
+export async function sendBytes (stream, total, chunk) {
+  let left = total
+  while (left > 0) {
+    const piece = left >= chunk.byteLength ? chunk : chunk.subarray(0, left)
+    left -= piece.byteLength
+    if (!stream.send(piece)) {
+      await stream.onDrain()
+    }
+  }
+}
+
+/** Reads the stream to its end, returning the number of bytes */
+export async function countBytes (stream) {
+  let n = 0
+  for await (const chunk of stream) {
+    n += chunk.byteLength
+  }
+  return n
+}
+
+/** Sends every chunk back as it arrives, then closes the write side */
+export async function echoBack (stream) {
+  for await (const chunk of stream) {
+    if (!stream.send(chunk)) {
+      await stream.onDrain()
+    }
+  }
+  await stream.close()
+}
+
+function packageVersion (url) {
+  try {
+    return JSON.parse(readFileSync(new URL(url, import.meta.url), 'utf8')).version
+  } catch {
+    return undefined
+  }
+}
+
+export function machineInfo () {
+  const cpus = os.cpus()
+  return {
+    cpuModel: cpus[0]?.model?.trim(),
+    cores: cpus.length,
+    availableParallelism: os.availableParallelism?.(),
+    totalMemoryMiB: Math.round(os.totalmem() / MiB),
+    loadAverageAtStart: os.loadavg(),
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    v8: process.versions.v8,
+    openssl: process.versions.openssl,
+    packages: {
+      'libp2p-stream': packageVersion('../../package.json'),
+      libp2p: packageVersion('../../node_modules/libp2p/package.json'),
+      '@libp2p/tcp': packageVersion('../../node_modules/@libp2p/tcp/package.json'),
+      '@libp2p/memory': packageVersion('../../node_modules/@libp2p/memory/package.json'),
+      '@chainsafe/libp2p-noise': packageVersion('../../node_modules/@chainsafe/libp2p-noise/package.json'),
+      '@chainsafe/libp2p-yamux': packageVersion('../../node_modules/@chainsafe/libp2p-yamux/package.json')
+    }
+  }
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"log"
+	"sync"
+	"sync/atomic"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+const (
+	// maxLPMessage is the largest length-prefixed message the lp server takes.
+	maxLPMessage = 4 << 20
+	// backlogHeld is how many backlog streams are kept open (unread); later
+	// ones are reset.
+	backlogHeld = 2
+)
+
+func registerServers(h host.Host) {
+	serve(h, protoEcho, serveEcho)
+	serve(h, protoLP, serveLP)
+	serve(h, protoV1, serveVersion)
+
+	// Backlog emulation for local runs: hold the first streams unread, reset
+	// every later one.
+	var mu sync.Mutex
+	var held []network.Stream
+	h.SetStreamHandler(protoBacklog, func(s network.Stream) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(held) < backlogHeld {
+			held = append(held, s)
+			log.Printf("%s: holding stream #%d from %s", protoBacklog, len(held), s.Conn().RemotePeer())
+			return
+		}
+		log.Printf("%s: backlog full, resetting stream from %s", protoBacklog, s.Conn().RemotePeer())
+		_ = s.Reset()
+	})
+}
+
+func serve(h host.Host, p protocol.ID, handler func(network.Stream) error) {
+	var accepted atomic.Int64
+	h.SetStreamHandler(p, func(s network.Stream) {
+		n := accepted.Add(1)
+		remote := s.Conn().RemotePeer()
+		if err := handler(s); err != nil {
+			log.Printf("%s: stream #%d from %s failed: %v", p, n, remote, err)
+			_ = s.Reset()
+			return
+		}
+		log.Printf("%s: stream #%d from %s done", p, n, remote)
+	})
+}
+
+func serveEcho(s network.Stream) error {
+	if _, err := io.Copy(s, s); err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+func serveLP(s network.Stream) error {
+	r := bufio.NewReader(s)
+	w := bufio.NewWriter(s)
+	for {
+		msg, err := readLP(r, maxLPMessage)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		digest := sha256.Sum256(msg)
+		if err := writeLP(w, digest[:]); err != nil {
+			return err
+		}
+		// Answer right away unless more requests are already buffered.
+		if r.Buffered() == 0 {
+			if err := w.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+func serveVersion(s network.Stream) error {
+	w := bufio.NewWriter(s)
+	if err := writeLP(w, []byte(s.Protocol())); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return s.Close()
+}
