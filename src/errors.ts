@@ -1,3 +1,5 @@
+import type { DropReason } from './backlog.ts'
+
 /**
  * Thrown by `accept` when a protocol already has a handler on this node:
  * another `accept` from any control of the same node, or a handler registered
@@ -32,28 +34,21 @@ export class OpenStreamError extends Error {
 }
 
 /**
- * The reason given to `stream.abort()` for an inbound stream that arrived
- * while its `accept` backlog was full. The opener sees its stream reset.
+ * The reason given to `stream.abort()` for an inbound stream that this package
+ * reset without yielding it; the opener sees its stream reset. `reason` says
+ * why: the backlog was full, the stream was evicted for another peer's, its
+ * peer was over `maxPerPeer` or `maxInboundStreams`, or it was still queued
+ * when the `accept` ended.
  */
-export class BacklogFullError extends Error {
-  static name = 'BacklogFullError'
+export class StreamDroppedError extends Error {
+  static name = 'StreamDroppedError'
 
-  constructor (message = 'The accept backlog is full') {
+  /** Why the stream was dropped */
+  readonly reason: DropReason
+
+  constructor (reason: DropReason, message = `Inbound stream dropped: ${reason}`) {
     super(message)
-    this.name = 'BacklogFullError'
-  }
-}
-
-/**
- * The reason given to `stream.abort()` for inbound streams still queued when
- * their `IncomingStreams` was closed (by `close()`, `break`, its signal, or the
- * node stopping).
- */
-export class IncomingClosedError extends Error {
-  static name = 'IncomingClosedError'
-
-  constructor (message = 'No longer accepting streams for this protocol') {
-    super(message)
-    this.name = 'IncomingClosedError'
+    this.name = 'StreamDroppedError'
+    this.reason = reason
   }
 }

@@ -45,9 +45,10 @@ import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 export { Behaviour } from './behaviour.ts'
 export { Control } from './control.ts'
-export { AlreadyRegisteredError, OpenStreamError, BacklogFullError, IncomingClosedError } from './errors.ts'
+export { AlreadyRegisteredError, OpenStreamError, StreamDroppedError } from './errors.ts'
 export { AbortError, InvalidParametersError, NotStartedError, UnsupportedProtocolError } from '@libp2p/interface'
 export type { IncomingStream, IncomingStreams } from './incoming.ts'
+export type { DropReason } from './backlog.ts'
 
 /**
  * What the service uses of the node.
@@ -101,9 +102,20 @@ export interface AcceptOptions {
   signal?: AbortSignal
 
   /**
-   * Inbound streams per connection for these protocols, counting those queued
-   * and those the application holds. libp2p resets streams over it silently,
-   * so the default leaves room for a full backlog and then some.
+   * Backlog slots one peer may hold. When the backlog is full, a stream from a
+   * peer holding fewer slots than another still gets in, evicting that peer's
+   * newest, so one peer cannot starve others even at the default; set this
+   * lower to also keep a flooding peer from filling an idle backlog.
+   *
+   * @default backlog
+   */
+  maxPerPeer?: number
+
+  /**
+   * Open inbound streams one peer may have for each of these protocols, over
+   * all its connections: those queued and those the application holds.
+   * Streams over it are reset and counted in `dropped` (js-libp2p's own cap,
+   * which resets silently, is lifted for these protocols).
    *
    * @default backlog + 32
    */

@@ -1,3 +1,4 @@
+import type { DropReason } from './backlog.ts'
 import type { CounterGroup, Metrics } from '@libp2p/interface'
 
 /**
@@ -7,6 +8,7 @@ import type { CounterGroup, Metrics } from '@libp2p/interface'
 export class StreamMetrics {
   private readonly accepted?: CounterGroup
   private readonly dropped?: CounterGroup
+  private readonly dropReasons?: CounterGroup
   private readonly opened?: CounterGroup
   private readonly openErrors?: CounterGroup
 
@@ -17,7 +19,11 @@ export class StreamMetrics {
     })
     this.dropped = metrics?.registerCounterGroup('libp2p_stream_dropped_total', {
       label: 'protocol',
-      help: 'Inbound streams reset without being accepted (backlog full, or queued when accept ended)'
+      help: 'Inbound streams reset without being accepted, by protocol'
+    })
+    this.dropReasons = metrics?.registerCounterGroup('libp2p_stream_dropped_by_reason_total', {
+      label: 'reason',
+      help: 'Inbound streams reset without being accepted, by reason: backlog-full, evicted, peer-limit, stream-limit, closed'
     })
     this.opened = metrics?.registerCounterGroup('libp2p_stream_opened_total', {
       label: 'protocol',
@@ -33,8 +39,9 @@ export class StreamMetrics {
     this.accepted?.increment({ [protocol]: true })
   }
 
-  onDropped (protocol: string): void {
+  onDropped (protocol: string, reason: DropReason): void {
     this.dropped?.increment({ [protocol]: true })
+    this.dropReasons?.increment({ [reason]: true })
   }
 
   onOpened (protocol: string): void {

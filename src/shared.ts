@@ -1,13 +1,14 @@
 import { AbortError } from '@libp2p/interface'
+import { Backlog } from './backlog.ts'
 import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS } from './constants.ts'
 import { AlreadyRegisteredError } from './errors.ts'
 import { FirstStream } from './first-stream.ts'
-import { Backlog, createIncomingStreams } from './incoming.ts'
+import { createIncomingStreams } from './incoming.ts'
 import { StreamMetrics } from './metrics.ts'
 import { validateCount, validateFlag, validateOptions, validateProtocols, validateSignal } from './validate.ts'
 import type { IncomingStreams } from './incoming.ts'
 import type { AcceptOptions, StreamComponents, StreamInit } from './index.ts'
-import type { Logger } from '@libp2p/interface'
+import type { Connection, Logger } from '@libp2p/interface'
 
 /**
  * Checks the options given to `stream()` and fills in the defaults.
@@ -71,6 +72,7 @@ export class Shared {
     const protocols = validateProtocols(protocol)
     const options = validateOptions<AcceptOptions>(acceptOptions)
     const capacity = validateCount(options.backlog, 'backlog', this.init.backlog)
+    const maxPerPeer = validateCount(options.maxPerPeer, 'maxPerPeer', capacity)
     const maxInboundStreams = validateCount(options.maxInboundStreams, 'maxInboundStreams', capacity + DEFAULT_INBOUND_HEADROOM, 1)
     const maxOutboundStreams = validateCount(options.maxOutboundStreams, 'maxOutboundStreams', this.init.maxOutboundStreams, 1)
     const signal = validateSignal(options.signal)
@@ -94,9 +96,12 @@ export class Shared {
     const backlog = new Backlog({
       protocols,
       backlog: capacity,
+      maxPerPeer,
+      maxInboundStreams,
+      countPeerStreams: (connection, p) => this.countPeerStreams(connection, p),
       log: this.log,
       onAccepted: p => { this.metrics.onAccepted(p) },
-      onDropped: p => { this.metrics.onDropped(p) },
+      onDropped: (p, reason) => { this.metrics.onDropped(p, reason) },
       onClose: b => {
         signal?.removeEventListener('abort', onAbort)
         this.release(b)
@@ -106,7 +111,9 @@ export class Shared {
     for (const p of protocols) {
       // the registrar stores the handler before its first await, so a remote
       // can negotiate the protocol as soon as this returns
-      registrar.handle(p, backlog.handle, { maxInboundStreams, maxOutboundStreams, runOnLimitedConnection })
+      // libp2p's own inbound cap resets streams without a word, so it is left
+      // open and the backlog enforces maxInboundStreams, counting each reset
+      registrar.handle(p, backlog.handle, { maxInboundStreams: Infinity, maxOutboundStreams, runOnLimitedConnection })
         .catch(err => { this.log.error('could not record %s in the peer store - %e', p, err) })
     }
 
@@ -125,6 +132,25 @@ export class Shared {
     this.opens.add(controller)
 
     return () => { this.opens.delete(controller) }
+  }
+
+  /**
+   * The remote peer's open inbound streams for `protocol`, over all of its
+   * connections to this node.
+   */
+  private countPeerStreams (connection: Connection, protocol: string): number {
+    const connections = this.components.connectionManager.getConnections(connection.remotePeer)
+    let count = 0
+
+    for (const c of connections.length > 0 ? connections : [connection]) {
+      for (const s of c.streams) {
+        if (s.direction === 'inbound' && s.protocol === protocol) {
+          count++
+        }
+      }
+    }
+
+    return count
   }
 
   private release (backlog: Backlog): void {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -231,6 +232,13 @@ func caseUnsupported(ctx context.Context, h host.Host, p peer.ID) map[string]any
 	return res
 }
 
+// isTimeout reports a read deadline: go-yamux returns its own ErrTimeout
+// (a net.Error whose Timeout() is true), not os.ErrDeadlineExceeded.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
 func isReset(err error) bool {
 	return errors.Is(err, network.ErrReset)
 }
@@ -265,7 +273,7 @@ func backlogStream(ctx context.Context, h host.Host, p peer.ID) (string, string)
 		return "data", fmt.Sprintf("read %d unexpected bytes", n)
 	case errors.Is(err, io.EOF):
 		return "eof", "read: EOF"
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case isTimeout(err):
 		return "open", "nothing within 5 s"
 	case isReset(err):
 		return "reset", "read: " + err.Error()

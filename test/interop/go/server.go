@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
@@ -27,19 +28,20 @@ func registerServers(h host.Host) {
 	serve(h, protoLP, serveLP)
 	serve(h, protoV1, serveVersion)
 
-	// Backlog emulation for local runs: hold the first streams unread, reset
-	// every later one.
+	// Backlog emulation for local runs: per remote peer, hold the first
+	// streams unread and reset every later one.
 	var mu sync.Mutex
-	var held []network.Stream
+	held := map[peer.ID][]network.Stream{}
 	h.SetStreamHandler(protoBacklog, func(s network.Stream) {
+		remote := s.Conn().RemotePeer()
 		mu.Lock()
 		defer mu.Unlock()
-		if len(held) < backlogHeld {
-			held = append(held, s)
-			log.Printf("%s: holding stream #%d from %s", protoBacklog, len(held), s.Conn().RemotePeer())
+		if len(held[remote]) < backlogHeld {
+			held[remote] = append(held[remote], s)
+			log.Printf("%s: holding stream #%d from %s", protoBacklog, len(held[remote]), remote)
 			return
 		}
-		log.Printf("%s: backlog full, resetting stream from %s", protoBacklog, s.Conn().RemotePeer())
+		log.Printf("%s: backlog full, resetting stream from %s", protoBacklog, remote)
 		_ = s.Reset()
 	})
 }

@@ -4,7 +4,7 @@
 //! See `../README.md` for the command-line interface.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     convert::Infallible,
     error::Error,
     future::Future,
@@ -437,15 +437,16 @@ fn register_servers(control: &mut Control) -> Result<(), Box<dyn Error>> {
     serve(control, LP, |s| serve_lp(s))?;
     serve(control, V1, |s| serve_version(s, V1))?;
 
-    // Backlog emulation for local runs: hold the first streams unread, reset
-    // every later one by dropping it.
+    // Backlog emulation for local runs: per remote peer, hold the first
+    // streams unread and reset every later one by dropping it.
     let mut incoming = control.accept(BACKLOG)?;
     tokio::spawn(async move {
-        let mut held = Vec::new();
+        let mut held: HashMap<PeerId, Vec<Stream>> = HashMap::new();
         while let Some((peer, stream)) = incoming.next().await {
-            if held.len() < BACKLOG_HELD {
-                log!("{BACKLOG}: holding stream #{} from {peer}", held.len() + 1);
-                held.push(stream);
+            let streams = held.entry(peer).or_default();
+            if streams.len() < BACKLOG_HELD {
+                streams.push(stream);
+                log!("{BACKLOG}: holding stream #{} from {peer}", streams.len());
             } else {
                 log!("{BACKLOG}: backlog full, resetting stream from {peer}");
                 drop(stream);
