@@ -1,138 +1,175 @@
-import { StreamDroppedError } from './errors.ts'
+import { InvalidParametersError } from '@libp2p/interface'
+import { MoveRejectedError, StreamDroppedError } from './errors.ts'
 import { seeEndWhenReadLate } from './late-reader.ts'
 import type { IncomingStream } from './incoming.ts'
+import type { Lane, LaneStats, Queued, Waiter } from './lane.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 
 /**
  * Why an inbound stream was reset without being yielded:
- * - `backlog-full`: the backlog was full and the opener already held its fair share of it
+ * - `backlog-full`: its lane was full and the opener already held its fair share of it
  * - `evicted`: it was queued, and made room for a stream from a peer holding fewer slots
- * - `peer-limit`: its peer already held `maxPerPeer` backlog slots
- * - `stream-limit`: its connection or peer already had `maxInboundStreams` streams for these protocols
- * - `closed`: it was still queued when the `accept` ended
+ * - `peer-limit`: its peer already held `maxPerPeer` slots of the lane
+ * - `stream-limit`: its peer already had `maxInboundStreams` streams open for the protocol
+ * - `match-error`: a lane's `match` threw for it
+ * - `closed`: it was still queued, or still negotiating, when the `accept` ended
  */
-export type DropReason = 'backlog-full' | 'evicted' | 'peer-limit' | 'stream-limit' | 'closed'
+export type DropReason = 'backlog-full' | 'evicted' | 'peer-limit' | 'stream-limit' | 'match-error' | 'closed'
+
+/**
+ * Counters of one `accept`, from `IncomingStreams.stats()`.
+ */
+export interface IncomingStats {
+  /** Streams waiting in all lanes */
+  queued: number
+  /** Streams yielded so far */
+  accepted: number
+  /** Streams reset without being yielded */
+  dropped: number
+  /** The same, lane by lane */
+  lanes: Record<string, LaneStats>
+}
 
 export interface BacklogInit {
   protocols: string[]
-  backlog: number
-  maxPerPeer: number
+  /** In declaration order; exactly one has no `match` */
+  lanes: Lane[]
   maxInboundStreams: number
   /** Counts the peer's inbound streams for `protocol` over all its connections */
   countPeerStreams(connection: Connection, protocol: string): number
   log: Logger
   /** Called once, when the backlog closes, to deregister its protocols */
   onClose(backlog: Backlog): void
-  onAccepted(protocol: string): void
-  onDropped(protocol: string, reason: DropReason): void
+  onAccepted(protocol: string, lane: string): void
+  onDropped(protocol: string, lane: string | undefined, reason: DropReason): void
 }
-
-interface Queued {
-  item: IncomingStream
-  peer: string
-  onStreamClose(): void
-}
-
-type Waiter = (result: IteratorResult<IncomingStream, undefined>) => void
 
 export const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
 
 /**
- * The state behind an `IncomingStreams`: the queue, the readers waiting for a
- * stream and the counters. The registrar holds it through `handle`; it never
- * refers to the public handle, so that handle can be garbage-collected.
+ * The state behind an `IncomingStreams`: its lanes, the readers waiting for a
+ * stream from any lane, and the order lanes are served in. The registrar
+ * holds it through `handle`; it never refers to the public handle, so that
+ * handle can be garbage-collected.
  *
- * When the queue is full, a stream from a peer holding fewer slots than the
- * peer holding the most takes the newest slot of that peer, whose stream is
- * reset: one peer may fill an idle backlog, yet cannot keep others out of it.
+ * Readers of the whole handle are served from the queued lanes of highest
+ * `priority`; among those, by smooth weighted round-robin on `weight`.
  */
 export class Backlog {
   readonly protocols: string[]
   readonly log: Logger
-  accepted = 0
-  dropped = 0
   closed = false
-  private readonly queue: Queued[] = []
-  private readonly slots = new Map<string, number>()
-  private readonly waiters: Waiter[] = []
   private readonly init: BacklogInit
+  private readonly lanes: Lane[]
+  private readonly byName: Map<string, Lane>
+  private readonly fallback: Lane
+  private readonly waiters: Waiter[] = []
+  /** Drops that happened before a lane was chosen */
+  private unrouted = 0
 
   constructor (init: BacklogInit) {
     this.init = init
     this.protocols = init.protocols
     this.log = init.log
+    this.lanes = init.lanes
+    this.byName = new Map(init.lanes.map(lane => [lane.name, lane]))
+    this.fallback = init.lanes.find(lane => lane.match == null) ?? init.lanes[0]
   }
 
   get queued (): number {
-    return this.queue.length
+    return this.sum(lane => lane.queue.length)
+  }
+
+  get accepted (): number {
+    return this.sum(lane => lane.accepted)
+  }
+
+  get dropped (): number {
+    return this.unrouted + this.sum(lane => lane.dropped)
+  }
+
+  stats (): IncomingStats {
+    return {
+      queued: this.queued,
+      accepted: this.accepted,
+      dropped: this.dropped,
+      lanes: Object.fromEntries(this.lanes.map(lane => [lane.name, lane.stats()]))
+    }
+  }
+
+  /** The lane called `name`, or an InvalidParametersError */
+  lane (name: string): Lane {
+    const lane = this.byName.get(name)
+
+    if (lane == null) {
+      throw new InvalidParametersError(`lane "${name}" is not one of ${[...this.byName.keys()].join(', ')}`)
+    }
+
+    return lane
   }
 
   /**
-   * The registrar's handler: hands the stream to a waiting reader, queues it,
-   * or resets it. Returns at once.
+   * The registrar's handler: picks the stream's lane, then hands the stream to
+   * a waiting reader, queues it, or resets it. Returns at once.
    */
   readonly handle = (stream: Stream, connection: Connection): void => {
     if (this.closed) {
       // negotiation began before the protocol was deregistered
-      this.drop(stream, connection, 'closed')
+      this.drop(undefined, stream, connection, 'closed')
       return
     }
+
+    const item: IncomingStream = { stream, connection, peer: connection.remotePeer, protocol: stream.protocol, lane: this.fallback.name }
+    let lane: Lane
+
+    try {
+      lane = this.route(item)
+    } catch (err: any) {
+      this.log.error('lane match threw for stream %s from %p - %e', stream.id, connection.remotePeer, err)
+      this.drop(undefined, stream, connection, 'match-error', `A lane's match threw: ${err?.message}`)
+      return
+    }
+
+    item.lane = lane.name
 
     const { maxInboundStreams } = this.init
 
     if (this.init.countPeerStreams(connection, stream.protocol) > maxInboundStreams) {
-      this.drop(stream, connection, 'stream-limit', `${connection.remotePeer} already has ${maxInboundStreams} inbound streams open for ${stream.protocol}`)
-      return
-    }
-
-    const item: IncomingStream = { stream, connection, peer: connection.remotePeer, protocol: stream.protocol }
-    const waiter = this.waiters.shift()
-
-    if (waiter != null) {
-      seeEndWhenReadLate(stream)
-      waiter(this.accept(item))
-      return
-    }
-
-    const peer = connection.remotePeer.toString()
-    const held = this.slots.get(peer) ?? 0
-
-    if (held >= this.init.maxPerPeer) {
-      this.drop(stream, connection, 'peer-limit', `${peer} already holds ${held} slots of the accept backlog for ${stream.protocol}`)
-      return
-    }
-
-    if (this.queue.length >= this.init.backlog && !this.evictFor(held)) {
-      this.drop(stream, connection, 'backlog-full', `The accept backlog of ${this.init.backlog} for ${stream.protocol} is full`)
+      this.drop(lane, stream, connection, 'stream-limit', `${connection.remotePeer} already has ${maxInboundStreams} inbound streams open for ${stream.protocol}`)
       return
     }
 
     seeEndWhenReadLate(stream)
 
-    const entry: Queued = {
-      item,
-      peer,
-      onStreamClose: () => {
-        if (this.remove(entry)) {
-          stream.log('left the backlog before being accepted: %s', stream.status)
-        }
-      }
+    const waiter = lane.waiters.shift() ?? this.waiters.shift()
+
+    if (waiter != null) {
+      waiter(this.accept(lane, item))
+      return
     }
 
-    stream.addEventListener('close', entry.onStreamClose, { once: true })
-    this.queue.push(entry)
-    this.slots.set(peer, held + 1)
+    const entry = this.entry(lane, item)
+    const refused = lane.admit(entry.peer, victim => {
+      this.drop(lane, victim.item.stream, victim.item.connection, 'evicted', `Evicted from lane ${lane.name} for ${victim.item.protocol} to make room for another peer`)
+    })
+
+    if (refused != null) {
+      this.drop(lane, stream, connection, refused, `Lane ${lane.name} for ${stream.protocol}: ${refused}`)
+      return
+    }
+
+    lane.add(entry)
   }
 
   /**
-   * The next stream, waiting for one if none is queued; done once closed.
+   * The next stream from any lane, waiting for one if none is queued; done
+   * once closed.
    */
   async next (): Promise<IteratorResult<IncomingStream, undefined>> {
-    const entry = this.queue[0]
+    const lane = this.pick()
 
-    if (entry != null) {
-      this.remove(entry)
-      return this.accept(entry.item)
+    if (lane != null) {
+      return this.shift(lane)
     }
 
     if (this.closed) {
@@ -142,6 +179,54 @@ export class Backlog {
     return new Promise(resolve => {
       this.waiters.push(resolve)
     })
+  }
+
+  /**
+   * The next stream from one lane, waiting for one if none is queued; done
+   * once closed.
+   */
+  async nextFrom (lane: Lane): Promise<IteratorResult<IncomingStream, undefined>> {
+    if (lane.queue.length > 0) {
+      return this.shift(lane)
+    }
+
+    if (this.closed) {
+      return DONE
+    }
+
+    return new Promise(resolve => {
+      lane.waiters.push(resolve)
+    })
+  }
+
+  /**
+   * Hands an accepted stream to another lane, to be yielded from it next.
+   */
+  move (item: IncomingStream, name: string): void {
+    const lane = this.lane(name)
+
+    if (this.closed) {
+      throw new MoveRejectedError('closed', 'The accept has ended')
+    }
+
+    if (item.stream.status !== 'open') {
+      throw new MoveRejectedError('stream-ended', `The stream is ${item.stream.status}`)
+    }
+
+    const moved: IncomingStream = { ...item, lane: lane.name }
+    const waiter = lane.waiters.shift() ?? this.waiters.shift()
+
+    if (waiter == null && lane.queue.length >= lane.capacity) {
+      throw new MoveRejectedError('lane-full', `Lane ${lane.name} is full (${lane.capacity})`)
+    }
+
+    lane.moved++
+
+    if (waiter != null) {
+      waiter(this.accept(lane, moved))
+    } else {
+      lane.add(this.entry(lane, moved), true)
+    }
   }
 
   /**
@@ -155,81 +240,117 @@ export class Backlog {
     this.closed = true
     this.init.onClose(this)
 
-    for (const waiter of this.waiters.splice(0)) {
+    for (const waiter of [...this.waiters.splice(0), ...this.lanes.flatMap(lane => lane.waiters.splice(0))]) {
       waiter(DONE)
     }
 
-    for (const entry of [...this.queue]) {
-      this.remove(entry)
-      this.drop(entry.item.stream, entry.item.connection, 'closed', `No longer accepting ${entry.item.protocol}`)
+    for (const lane of this.lanes) {
+      for (const entry of [...lane.queue]) {
+        lane.remove(entry)
+        this.drop(lane, entry.item.stream, entry.item.connection, 'closed', `No longer accepting ${entry.item.protocol}`)
+      }
     }
   }
 
-  /**
-   * Makes room for a stream from a peer holding `held` slots by resetting the
-   * newest stream of the peer holding the most, if that peer holds at least
-   * two more. Returns whether a slot was freed.
-   */
-  private evictFor (held: number): boolean {
-    let heaviest: string | undefined
-    let most = held + 1
-
-    for (const [peer, count] of this.slots) {
-      if (count > most) {
-        heaviest = peer
-        most = count
+  /** The first lane whose `match` takes the stream, else the default lane */
+  private route (item: IncomingStream): Lane {
+    for (const lane of this.lanes) {
+      if (lane.match?.(item) === true) {
+        return lane
       }
     }
 
-    if (heaviest == null) {
-      return false
-    }
-
-    const victim = this.queue.findLast(entry => entry.peer === heaviest)
-
-    if (victim == null) {
-      return false
-    }
-
-    this.remove(victim)
-    this.drop(victim.item.stream, victim.item.connection, 'evicted', `Evicted from the accept backlog for ${victim.item.protocol} to make room for another peer`)
-
-    return true
+    return this.fallback
   }
 
-  /** Takes an entry out of the queue; false if it was not there */
-  private remove (entry: Queued): boolean {
-    const index = this.queue.indexOf(entry)
-
-    if (index === -1) {
-      return false
+  /**
+   * The lane to serve a reader of the whole handle from: among queued lanes of
+   * the highest priority, smooth weighted round-robin (each lane gains its
+   * weight in credit, the richest is served and pays the round's total).
+   */
+  private pick (): Lane | undefined {
+    if (this.lanes.length === 1) {
+      return this.lanes[0].queue.length > 0 ? this.lanes[0] : undefined
     }
 
-    this.queue.splice(index, 1)
-    entry.item.stream.removeEventListener('close', entry.onStreamClose)
+    let top = -Infinity
 
-    const held = (this.slots.get(entry.peer) ?? 1) - 1
+    for (const lane of this.lanes) {
+      if (lane.queue.length > 0 && lane.priority > top) {
+        top = lane.priority
+      }
+    }
 
-    if (held === 0) {
-      this.slots.delete(entry.peer)
+    let best: Lane | undefined
+    let total = 0
+
+    for (const lane of this.lanes) {
+      if (lane.queue.length === 0 || lane.priority !== top) {
+        continue
+      }
+
+      lane.credit += lane.weight
+      total += lane.weight
+
+      if (best == null || lane.credit > best.credit) {
+        best = lane
+      }
+    }
+
+    if (best != null) {
+      best.credit -= total
+    }
+
+    return best
+  }
+
+  private shift (lane: Lane): IteratorYieldResult<IncomingStream> {
+    const entry = lane.queue[0]
+    lane.remove(entry)
+
+    return this.accept(lane, entry.item)
+  }
+
+  private entry (lane: Lane, item: IncomingStream): Queued {
+    const entry: Queued = {
+      item,
+      peer: item.peer.toString(),
+      onStreamClose: () => {
+        if (lane.remove(entry)) {
+          item.stream.log('left lane %s before being accepted: %s', lane.name, item.stream.status)
+        }
+      }
+    }
+
+    return entry
+  }
+
+  private drop (lane: Lane | undefined, stream: Stream, connection: Connection, reason: DropReason, message?: string): void {
+    if (lane == null) {
+      this.unrouted++
     } else {
-      this.slots.set(entry.peer, held)
+      lane.dropped++
     }
 
-    return true
-  }
-
-  private drop (stream: Stream, connection: Connection, reason: DropReason, message?: string): void {
-    this.dropped++
     this.log('resetting stream %s from %p for %s: %s', stream.id, connection.remotePeer, stream.protocol, reason)
-    this.init.onDropped(stream.protocol, reason)
+    this.init.onDropped(stream.protocol, lane?.name, reason)
     stream.abort(new StreamDroppedError(reason, message))
   }
 
-  private accept (item: IncomingStream): IteratorYieldResult<IncomingStream> {
-    this.accepted++
-    this.init.onAccepted(item.protocol)
+  private accept (lane: Lane, item: IncomingStream): IteratorYieldResult<IncomingStream> {
+    lane.accepted++
+    this.init.onAccepted(item.protocol, lane.name)
 
     return { done: false, value: item }
+  }
+
+  private sum (count: (lane: Lane) => number): number {
+    let total = 0
+
+    for (const lane of this.lanes) {
+      total += count(lane)
+    }
+
+    return total
   }
 }

@@ -1,5 +1,6 @@
 import { DONE } from './backlog.ts'
-import type { Backlog } from './backlog.ts'
+import type { Backlog, IncomingStats } from './backlog.ts'
+import type { Lane } from './lane.ts'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 
 /**
@@ -14,6 +15,8 @@ export interface IncomingStream {
   peer: PeerId
   /** The negotiated protocol: one of those passed to `accept` */
   protocol: string
+  /** The lane it was queued in (`default` when `accept` has no lanes) */
+  lane: string
 }
 
 /**
@@ -43,12 +46,31 @@ export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDis
   readonly queued: number
   /** Streams handed to the application so far */
   readonly accepted: number
-  /** Streams reset without being yielded: the backlog was full, or they were queued when the handle closed */
+  /** Streams reset without being yielded, for any `DropReason` */
   readonly dropped: number
   /** True once the handle has ended and its protocols are deregistered */
   readonly closed: boolean
   /** Deregisters the protocols, ends every iteration and resets queued streams. Idempotent. */
   close(): void
+  /**
+   * The streams of one lane alone, polled lazily, for a worker that serves
+   * that lane at its own pace. Ending this iteration ends only this reader;
+   * the handle stays open.
+   *
+   * @throws {InvalidParametersError} there is no lane called `name`
+   */
+  lane(name: string): AsyncIterable<IncomingStream>
+  /**
+   * Hands an accepted stream to the lane `name`, for example once an
+   * application-level handshake has shown who the peer is. The lane yields it
+   * next and counts it in `moved`.
+   *
+   * @throws {MoveRejectedError} the lane is full, the handle closed, or the stream ended; the stream stays with the caller
+   * @throws {InvalidParametersError} there is no lane called `name`
+   */
+  move(item: IncomingStream, name: string): void
+  /** Counters for the whole handle and for each lane */
+  stats(): IncomingStats
 }
 
 /**
@@ -100,6 +122,29 @@ class IncomingStreamsHandle implements IncomingStreams {
   close (): void {
     abandoned.unregister(this.#backlog)
     this.#backlog.close()
+  }
+
+  lane (name: string): AsyncIterable<IncomingStream> {
+    const lane: Lane = this.#backlog.lane(name)
+
+    return {
+      [Symbol.asyncIterator]: () => ({
+        // refers to the handle, so a worker in progress keeps it alive
+        next: async () => this.#next(lane)
+      })
+    }
+  }
+
+  move (item: IncomingStream, name: string): void {
+    this.#backlog.move(item, name)
+  }
+
+  stats (): IncomingStats {
+    return this.#backlog.stats()
+  }
+
+  async #next (lane: Lane): Promise<IteratorResult<IncomingStream, undefined>> {
+    return this.#backlog.nextFrom(lane)
   }
 
   [Symbol.asyncIterator] (): AsyncIterator<IncomingStream, undefined> {

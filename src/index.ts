@@ -40,15 +40,17 @@
 
 import { Behaviour } from './behaviour.ts'
 import { resolveInit } from './shared.ts'
+import type { LaneOptions } from './lane.ts'
 import type { ComponentLogger, Connection, Metrics } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 export { Behaviour } from './behaviour.ts'
 export { Control } from './control.ts'
-export { AlreadyRegisteredError, OpenStreamError, StreamDroppedError } from './errors.ts'
+export { AlreadyRegisteredError, MoveRejectedError, OpenStreamError, StreamDroppedError } from './errors.ts'
 export { AbortError, InvalidParametersError, NotStartedError, UnsupportedProtocolError } from '@libp2p/interface'
 export type { IncomingStream, IncomingStreams } from './incoming.ts'
-export type { DropReason } from './backlog.ts'
+export type { DropReason, IncomingStats } from './backlog.ts'
+export type { LaneMatchInput, LaneOptions, LaneStats } from './lane.ts'
 
 /**
  * What the service uses of the node.
@@ -91,10 +93,20 @@ export interface AcceptOptions {
   /**
    * How many streams may wait for the application. Streams beyond it are reset
    * and counted in `dropped`. 0 accepts a stream only while a reader waits.
+   * Not allowed together with `lanes`, which set their own.
    *
    * @default 32, or the `backlog` given to `stream()`
    */
   backlog?: number
+
+  /**
+   * Classes of inbound streams, each with its own backlog, per-peer bound and
+   * counters, so a flood into one lane never drops or delays another's streams.
+   * Each stream goes to the first lane whose `match` accepts it; exactly one
+   * lane has no `match` and takes the rest. Iterating the handle serves lanes
+   * by `priority`, then by `weight`; `lane(name)` serves one lane alone.
+   */
+  lanes?: Record<string, LaneOptions>
 
   /**
    * Aborting it ends the iteration and deregisters, like `close()`.
@@ -117,7 +129,7 @@ export interface AcceptOptions {
    * Streams over it are reset and counted in `dropped` (js-libp2p's own cap,
    * which resets silently, is lifted for these protocols).
    *
-   * @default backlog + 32
+   * @default backlog (all lanes together) + 32
    */
   maxInboundStreams?: number
 

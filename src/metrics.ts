@@ -9,6 +9,8 @@ export class StreamMetrics {
   private readonly accepted?: CounterGroup
   private readonly dropped?: CounterGroup
   private readonly dropReasons?: CounterGroup
+  private readonly laneAccepted?: CounterGroup
+  private readonly laneDropped?: CounterGroup
   private readonly opened?: CounterGroup
   private readonly openErrors?: CounterGroup
 
@@ -23,7 +25,15 @@ export class StreamMetrics {
     })
     this.dropReasons = metrics?.registerCounterGroup('libp2p_stream_dropped_by_reason_total', {
       label: 'reason',
-      help: 'Inbound streams reset without being accepted, by reason: backlog-full, evicted, peer-limit, stream-limit, closed'
+      help: 'Inbound streams reset without being accepted, by reason: backlog-full, evicted, peer-limit, stream-limit, match-error, closed'
+    })
+    this.laneAccepted = metrics?.registerCounterGroup('libp2p_stream_lane_accepted_total', {
+      label: 'lane',
+      help: 'Inbound streams handed to the application, by lane'
+    })
+    this.laneDropped = metrics?.registerCounterGroup('libp2p_stream_lane_dropped_total', {
+      label: 'lane',
+      help: 'Inbound streams reset without being accepted, by lane'
     })
     this.opened = metrics?.registerCounterGroup('libp2p_stream_opened_total', {
       label: 'protocol',
@@ -35,13 +45,18 @@ export class StreamMetrics {
     })
   }
 
-  onAccepted (protocol: string): void {
+  onAccepted (protocol: string, lane: string): void {
     this.accepted?.increment({ [protocol]: true })
+    this.laneAccepted?.increment({ [lane]: true })
   }
 
-  onDropped (protocol: string, reason: DropReason): void {
+  onDropped (protocol: string, lane: string | undefined, reason: DropReason): void {
     this.dropped?.increment({ [protocol]: true })
     this.dropReasons?.increment({ [reason]: true })
+
+    if (lane != null) {
+      this.laneDropped?.increment({ [lane]: true })
+    }
   }
 
   onOpened (protocol: string): void {

@@ -4,6 +4,7 @@ import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS
 import { AlreadyRegisteredError } from './errors.ts'
 import { FirstStream } from './first-stream.ts'
 import { createIncomingStreams } from './incoming.ts'
+import { createLanes } from './lane.ts'
 import { StreamMetrics } from './metrics.ts'
 import { validateCount, validateFlag, validateOptions, validateProtocols, validateSignal } from './validate.ts'
 import type { IncomingStreams } from './incoming.ts'
@@ -71,8 +72,8 @@ export class Shared {
   accept (protocol: string | string[], acceptOptions?: AcceptOptions): IncomingStreams {
     const protocols = validateProtocols(protocol)
     const options = validateOptions<AcceptOptions>(acceptOptions)
-    const capacity = validateCount(options.backlog, 'backlog', this.init.backlog)
-    const maxPerPeer = validateCount(options.maxPerPeer, 'maxPerPeer', capacity)
+    const lanes = createLanes(options.lanes, options.backlog, options.maxPerPeer, this.init.backlog)
+    const capacity = lanes.reduce((total, lane) => total + lane.capacity, 0)
     const maxInboundStreams = validateCount(options.maxInboundStreams, 'maxInboundStreams', capacity + DEFAULT_INBOUND_HEADROOM, 1)
     const maxOutboundStreams = validateCount(options.maxOutboundStreams, 'maxOutboundStreams', this.init.maxOutboundStreams, 1)
     const signal = validateSignal(options.signal)
@@ -95,13 +96,12 @@ export class Shared {
     const onAbort = (): void => { backlog.close() }
     const backlog = new Backlog({
       protocols,
-      backlog: capacity,
-      maxPerPeer,
+      lanes,
       maxInboundStreams,
       countPeerStreams: (connection, p) => this.countPeerStreams(connection, p),
       log: this.log,
-      onAccepted: p => { this.metrics.onAccepted(p) },
-      onDropped: (p, reason) => { this.metrics.onDropped(p, reason) },
+      onAccepted: (p, lane) => { this.metrics.onAccepted(p, lane) },
+      onDropped: (p, lane, reason) => { this.metrics.onDropped(p, lane, reason) },
       onClose: b => {
         signal?.removeEventListener('abort', onAbort)
         this.release(b)
@@ -119,7 +119,7 @@ export class Shared {
 
     signal?.addEventListener('abort', onAbort, { once: true })
     this.backlogs.add(backlog)
-    this.log('accepting %s with a backlog of %d', protocols, capacity)
+    this.log('accepting %s with lanes %s', protocols, lanes.map(lane => `${lane.name}(${lane.capacity})`))
 
     return createIncomingStreams(backlog)
   }

@@ -98,7 +98,7 @@ describe('fairness between peers', () => {
     this.timeout(120_000)
     const incoming = listener.services.stream.newControl().accept(PROTOCOL, { backlog: 16 })
     const accepted = { flooder: 0, other: 0 }
-    let flooding = true
+    const flood = { running: true }
 
     // the application takes one stream every 10 ms
     const consumer = (async () => {
@@ -109,7 +109,7 @@ describe('fairness between peers', () => {
       }
     })()
 
-    const flood = (async () => {
+    const flooded = (async () => {
       let next = 0
       const worker = async (): Promise<void> => {
         while (next < 10_000) {
@@ -119,19 +119,19 @@ describe('fairness between peers', () => {
         }
       }
       await Promise.all(Array.from({ length: 64 }, worker))
-      flooding = false
+      flood.running = false
     })()
 
     // meanwhile the other peer opens a stream every 20 ms, one at a time
     let sent = 0
-    while (flooding) {
-      const s = await open(other)
-      sent++
+    while (flood.running) {
+      await open(other)
+      const expected = ++sent
       // a dropped stream would never be accepted
-      await eventually(() => accepted.other === sent, `stream ${sent} of the other peer accepted (status ${s.status})`, 10_000)
+      await eventually(() => accepted.other === expected, `stream ${expected} of the other peer accepted`, 10_000)
       await new Promise(resolve => setTimeout(resolve, 20))
     }
-    await flood
+    await flooded
 
     expect(sent).to.be.greaterThan(10)
     expect(accepted.other).to.equal(sent)
