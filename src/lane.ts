@@ -126,7 +126,8 @@ export class Lane {
   admit (peer: string, evict: (entry: Queued) => void): DropReason | undefined {
     const held = this.slots.get(peer) ?? 0
 
-    if (held >= this.maxPerPeer) {
+    // a peer holding the whole lane is told the lane is full, not its limit
+    if (held >= this.maxPerPeer && this.maxPerPeer < this.capacity) {
       return 'peer-limit'
     }
 

@@ -51,6 +51,9 @@ describe('metrics', () => {
 
     expect(await counter(registry, 'libp2p_stream_accepted_total', 'protocol', PROTOCOL)).to.equal(1)
     expect(await counter(registry, 'libp2p_stream_dropped_total', 'protocol', PROTOCOL)).to.equal(2)
+    expect(await counter(registry, 'libp2p_stream_dropped_by_reason_total', 'reason', 'backlog-full')).to.equal(2)
+    expect(await counter(registry, 'libp2p_stream_lane_accepted_total', 'lane', 'default')).to.equal(1)
+    expect(await counter(registry, 'libp2p_stream_lane_dropped_total', 'lane', 'default')).to.equal(2)
     expect(await counter(registry, 'libp2p_stream_opened_total', 'protocol', '/test/metrics/back/1.0.0')).to.equal(1)
     expect(await counter(registry, 'libp2p_stream_open_errors_total', 'error', 'UnsupportedProtocolError')).to.equal(1)
     incoming.close()
