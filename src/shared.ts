@@ -77,7 +77,6 @@ export class Shared {
     const maxInboundStreams = validateCount(options.maxInboundStreams, 'maxInboundStreams', capacity + DEFAULT_INBOUND_HEADROOM, 1)
     const maxOutboundStreams = validateCount(options.maxOutboundStreams, 'maxOutboundStreams', this.init.maxOutboundStreams, 1)
     const signal = validateSignal(options.signal)
-
     const runOnLimitedConnection = validateFlag(options.runOnLimitedConnection, 'runOnLimitedConnection')
 
     if (signal?.aborted === true) {
@@ -109,10 +108,10 @@ export class Shared {
     })
 
     for (const p of protocols) {
-      // the registrar stores the handler before its first await, so a remote
-      // can negotiate the protocol as soon as this returns
-      // libp2p's own inbound cap resets streams without a word, so it is left
-      // open and the backlog enforces maxInboundStreams, counting each reset
+      // the registrar stores the handler before its first await, so remotes
+      // can negotiate the protocol once this returns; its inbound cap resets
+      // streams without a word, so it is lifted and the backlog enforces
+      // maxInboundStreams instead, counting each reset
       registrar.handle(p, backlog.handle, { maxInboundStreams: Infinity, maxOutboundStreams, runOnLimitedConnection })
         .catch(err => { this.log.error('could not record %s in the peer store - %e', p, err) })
     }
