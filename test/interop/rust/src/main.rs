@@ -43,7 +43,14 @@ const BACKLOG: StreamProtocol = StreamProtocol::new("/interop/backlog/1.0.0");
 const NOPE: StreamProtocol = StreamProtocol::new("/interop/nope/1.0.0");
 
 const LISTEN_ADDR: &str = "/ip4/127.0.0.1/tcp/0";
-const CASES: &[&str] = &["echo", "concurrent", "lp", "versions", "unsupported", "backlog"];
+const CASES: &[&str] = &[
+    "echo",
+    "concurrent",
+    "lp",
+    "versions",
+    "unsupported",
+    "backlog",
+];
 /// Largest length-prefixed message accepted by the `lp` server.
 const MAX_LP_MESSAGE: usize = 4 * 1024 * 1024;
 /// Streams the `backlog` server keeps open (unread); later ones are reset.
@@ -242,9 +249,9 @@ fn log_swarm_event(event: SwarmEvent<BehaviourEvent>) {
             "connection established with {peer_id} ({})",
             endpoint.get_remote_address()
         ),
-        SwarmEvent::ConnectionClosed {
-            peer_id, cause, ..
-        } => log!("connection with {peer_id} closed ({cause:?})"),
+        SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+            log!("connection with {peer_id} closed ({cause:?})")
+        }
         SwarmEvent::IncomingConnectionError { error, .. } => {
             log!("incoming connection failed: {error}")
         }
@@ -433,8 +440,8 @@ async fn dial(
 // Servers (listen mode)
 
 fn register_servers(control: &mut Control) -> Result<(), Box<dyn Error>> {
-    serve(control, ECHO, |s| serve_echo(s))?;
-    serve(control, LP, |s| serve_lp(s))?;
+    serve(control, ECHO, serve_echo)?;
+    serve(control, LP, serve_lp)?;
     serve(control, V1, |s| serve_version(s, V1))?;
 
     // Backlog emulation for local runs: per remote peer, hold the first
@@ -459,7 +466,11 @@ fn register_servers(control: &mut Control) -> Result<(), Box<dyn Error>> {
 /// Accepts inbound streams for `protocol` and hands each one to its own task
 /// right away: `libp2p-stream` drops inbound streams whose accept channel is
 /// full, so this loop must never wait on a stream's work.
-fn serve<F, Fut>(control: &mut Control, protocol: StreamProtocol, handler: F) -> Result<(), Box<dyn Error>>
+fn serve<F, Fut>(
+    control: &mut Control,
+    protocol: StreamProtocol,
+    handler: F,
+) -> Result<(), Box<dyn Error>>
 where
     F: Fn(Stream) -> Fut + Send + 'static,
     Fut: Future<Output = io::Result<()>> + Send + 'static,
@@ -519,7 +530,10 @@ async fn read_uvarint<R: futures::AsyncRead + Unpin>(r: &mut R) -> io::Result<Op
             return if i == 0 {
                 Ok(None)
             } else {
-                Err(io::Error::new(io::ErrorKind::UnexpectedEof, "eof inside a varint"))
+                Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "eof inside a varint",
+                ))
             };
         }
         value |= u64::from(b[0] & 0x7f) << (7 * i);
@@ -527,11 +541,17 @@ async fn read_uvarint<R: futures::AsyncRead + Unpin>(r: &mut R) -> io::Result<Op
             return Ok(Some(value));
         }
     }
-    Err(io::Error::new(io::ErrorKind::InvalidData, "varint too long"))
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "varint too long",
+    ))
 }
 
 /// Reads one message; `Ok(None)` on a clean end of stream before its first byte.
-async fn read_lp<R: futures::AsyncRead + Unpin>(r: &mut R, max: usize) -> io::Result<Option<Vec<u8>>> {
+async fn read_lp<R: futures::AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> io::Result<Option<Vec<u8>>> {
     let Some(len) = read_uvarint(r).await? else {
         return Ok(None);
     };
@@ -604,11 +624,18 @@ async fn run_case(control: Control, peer: PeerId, case: &str) -> Value {
 }
 
 /// Sends `data` on a new echo stream, half-closes, reads everything back.
-async fn echo_roundtrip(mut control: Control, peer: PeerId, data: Vec<u8>) -> Result<(), String> {
-    let stream = control
-        .open_stream(peer, ECHO)
-        .await
-        .map_err(|e| format!("open_stream: {e}"))?;
+/// `opened` is a stream opened beforehand (see `open_first`), if any.
+async fn echo_roundtrip(
+    mut control: Control,
+    peer: PeerId,
+    data: Vec<u8>,
+    opened: Option<Result<Stream, OpenStreamError>>,
+) -> Result<(), String> {
+    let stream = match opened {
+        Some(s) => s,
+        None => control.open_stream(peer, ECHO).await,
+    }
+    .map_err(|e| format!("open_stream: {e}"))?;
     let (mut reader, mut writer) = stream.split();
     let write = async {
         writer.write_all(&data).await?;
@@ -636,9 +663,27 @@ async fn echo_roundtrip(mut control: Control, peer: PeerId, data: Vec<u8>) -> Re
     Ok(())
 }
 
+/// Opens the first stream of a burst on its own.
+///
+/// With `--by-peer-id` that stream makes `libp2p-stream` dial. Streams
+/// requested while that connection is being set up can be lost: between the
+/// swarm creating the connection handler (which takes the pending request
+/// channel) and reporting `ConnectionEstablished` to the behaviour, a new
+/// `open_stream` sees no connection, parks its request on a fresh pending
+/// channel and asks for a dial that the swarm refuses (already connected), so
+/// that `open_stream` never resolves. Opening one stream first avoids the
+/// window.
+async fn open_first(
+    control: &Control,
+    peer: PeerId,
+    protocol: StreamProtocol,
+) -> Result<Stream, OpenStreamError> {
+    control.clone().open_stream(peer, protocol).await
+}
+
 async fn case_echo(control: Control, peer: PeerId) -> Value {
     const SIZE: usize = 1024 * 1024;
-    match echo_roundtrip(control, peer, pseudo_random(1, SIZE)).await {
+    match echo_roundtrip(control, peer, pseudo_random(1, SIZE), None).await {
         Ok(()) => json!({ "case": "echo", "ok": true, "bytes": SIZE }),
         Err(e) => json!({ "case": "echo", "ok": false, "bytes": SIZE, "error": e }),
     }
@@ -647,10 +692,16 @@ async fn case_echo(control: Control, peer: PeerId) -> Value {
 async fn case_concurrent(control: Control, peer: PeerId) -> Value {
     const STREAMS: usize = 64;
     const SIZE: usize = 64 * 1024;
+    let mut first = Some(open_first(&control, peer, ECHO).await);
     let tasks: Vec<_> = (0..STREAMS)
         .map(|i| {
             let control = control.clone();
-            tokio::spawn(echo_roundtrip(control, peer, pseudo_random(1000 + i as u64, SIZE)))
+            tokio::spawn(echo_roundtrip(
+                control,
+                peer,
+                pseudo_random(1000 + i as u64, SIZE),
+                first.take(),
+            ))
         })
         .collect();
     let mut errors = Vec::new();
@@ -787,6 +838,17 @@ async fn case_unsupported(mut control: Control, peer: PeerId) -> Value {
     }
 }
 
+/// `kind: message`, without rust-yamux's `connection/stream: ` prefix (so
+/// equal outcomes of different streams read the same).
+fn describe(e: &io::Error) -> String {
+    let msg = e.to_string();
+    let msg = match msg.split_once(": ") {
+        Some((prefix, rest)) if prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '/') => rest,
+        _ => msg.as_str(),
+    };
+    format!("{:?}: {msg}", e.kind())
+}
+
 /// Whether an I/O error means the stream was reset / closed under us.
 fn is_reset(e: &io::Error) -> bool {
     matches!(
@@ -800,15 +862,23 @@ fn is_reset(e: &io::Error) -> bool {
 
 /// Opens one backlog stream, writes a byte, waits for what happens.
 /// Returns (outcome, how it surfaced).
-async fn backlog_stream(mut control: Control, peer: PeerId) -> (&'static str, String) {
+async fn backlog_stream(
+    mut control: Control,
+    peer: PeerId,
+    opened: Option<Result<Stream, OpenStreamError>>,
+) -> (&'static str, String) {
     const WAIT: Duration = Duration::from_secs(5);
-    let mut stream = match control.open_stream(peer, BACKLOG).await {
+    let opened = match opened {
+        Some(s) => s,
+        None => control.open_stream(peer, BACKLOG).await,
+    };
+    let mut stream = match opened {
         Ok(s) => s,
         Err(OpenStreamError::UnsupportedProtocol(_)) => {
             return ("unsupported", "open_stream: UnsupportedProtocol".into());
         }
         Err(OpenStreamError::Io(e)) if is_reset(&e) => {
-            return ("reset", format!("open_stream: Io({:?}): {e}", e.kind()));
+            return ("reset", format!("open_stream: Io({})", describe(&e)));
         }
         Err(e) => return ("error", format!("open_stream: {e}")),
     };
@@ -819,7 +889,7 @@ async fn backlog_stream(mut control: Control, peer: PeerId) -> (&'static str, St
     .await
     {
         let outcome = if is_reset(&e) { "reset" } else { "error" };
-        return (outcome, format!("write: {:?}: {e}", e.kind()));
+        return (outcome, format!("write: {}", describe(&e)));
     }
     let mut buf = [0u8; 16];
     match tokio::time::timeout(WAIT, stream.read(&mut buf)).await {
@@ -833,24 +903,24 @@ async fn backlog_stream(mut control: Control, peer: PeerId) -> (&'static str, St
             }
             .await
             {
-                Err(e) if is_reset(&e) => (
-                    "reset",
-                    format!("read: EOF, then write: {:?}: {e}", e.kind()),
-                ),
-                Err(e) => ("error", format!("read: EOF, then write: {:?}: {e}", e.kind())),
+                Err(e) if is_reset(&e) => {
+                    ("reset", format!("read: EOF, then write: {}", describe(&e)))
+                }
+                Err(e) => ("error", format!("read: EOF, then write: {}", describe(&e))),
                 Ok(()) => ("eof", "read: EOF, write still possible".into()),
             }
         }
         Ok(Ok(n)) => ("data", format!("read {n} unexpected bytes")),
-        Ok(Err(e)) if is_reset(&e) => ("reset", format!("read: {:?}: {e}", e.kind())),
-        Ok(Err(e)) => ("error", format!("read: {:?}: {e}", e.kind())),
+        Ok(Err(e)) if is_reset(&e) => ("reset", format!("read: {}", describe(&e))),
+        Ok(Err(e)) => ("error", format!("read: {}", describe(&e))),
     }
 }
 
 async fn case_backlog(control: Control, peer: PeerId) -> Value {
     const STREAMS: usize = 10;
+    let mut first = Some(open_first(&control, peer, BACKLOG).await);
     let tasks: Vec<_> = (0..STREAMS)
-        .map(|_| tokio::spawn(backlog_stream(control.clone(), peer)))
+        .map(|_| tokio::spawn(backlog_stream(control.clone(), peer, first.take())))
         .collect();
     let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut how: BTreeMap<String, usize> = BTreeMap::new();
