@@ -1,5 +1,6 @@
 import { InvalidParametersError } from '@libp2p/interface'
 import { MoveRejectedError, StreamDroppedError } from './errors.ts'
+import { capFrameSize } from './frame-size.ts'
 import { seeEndWhenReadLate } from './late-reader.ts'
 import type { IncomingStream } from './incoming.ts'
 import type { Lane, LaneStats, Queued, Waiter } from './lane.ts'
@@ -140,6 +141,7 @@ export class Backlog {
     }
 
     seeEndWhenReadLate(stream)
+    capFrameSize(stream)
 
     const waiter = lane.waiters.shift() ?? this.waiters.shift()
 

@@ -41,3 +41,15 @@ export const DEFAULT_NEGOTIATION_TIMEOUT = 10_000
  * negotiated and are refused up front.
  */
 export const MAX_PROTOCOL_LENGTH = 1024
+
+/**
+ * The largest yamux data frame payload sent on streams this package hands
+ * out, in bytes.
+ *
+ * js-yamux sizes each data frame by the whole send window the remote granted,
+ * ignoring its own `maxMessageSize` (64 KiB); rust-yamux grows windows past
+ * 1 MiB and closes the connection on any frame body over 1 MiB
+ * (`FrameTooLarge`). 64 KiB is js-yamux's intended frame size, and noise
+ * encrypts at most 64 KiB per message anyway.
+ */
+export const MAX_DATA_FRAME = 64 * 1024
