@@ -3,8 +3,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { createNode, createPair, readAll } from './fixtures/nodes.ts'
+import { bytes, createNode, createPair, readAll, writeAll } from './fixtures/nodes.ts'
 import type { Node, Transport } from './fixtures/nodes.ts'
+import type { Stream } from '@libp2p/interface'
 import type { Server } from 'node:net'
 
 const ECHO = '/test/echo/1.0.0'
@@ -101,6 +102,26 @@ for (const transport of ['tcp', 'memory'] satisfies Transport[]) {
         .to.eventually.be.rejected.with.property('name', 'AbortError')
       expect(dialer.getConnections()).to.have.lengthOf(0)
       expect(dialer.getDialQueue()).to.have.lengthOf(0)
+    })
+
+    it('keeps data frames at 64 KiB after the remote grows its window, where a raw libp2p stream does not', async () => {
+      const data = bytes(8 * 1024 * 1024, 3)
+      const frameSize = (s: Stream): number => (s as Stream & { maxMessageSize: number }).maxMessageSize
+      const raw = await dialer.dialProtocol(listener.peerId, ECHO)
+      const ours = await dialer.services.stream.newControl().openStream(listener.peerId, ECHO)
+
+      const [echoedRaw, echoedOurs] = await Promise.all([
+        Promise.all([readAll(raw), (async () => { await writeAll(raw, data); await raw.close() })()]),
+        Promise.all([readAll(ours), (async () => { await writeAll(ours, data); await ours.close() })()])
+      ])
+
+      expect(echoedRaw[0].byteLength).to.equal(data.byteLength)
+      expect(echoedOurs[0]).to.equalBytes(data)
+      if (transport === 'tcp') {
+        // yamux grew the window: the raw stream would now send frames past 1 MiB
+        expect(frameSize(raw)).to.be.greaterThan(64 * 1024)
+      }
+      expect(frameSize(ours)).to.be.at.most(64 * 1024)
     })
 
     it('opens 500 streams concurrently from cloned controls to one peer against a backlog of 1024', async function () {
