@@ -11,6 +11,15 @@ export default {
     entryPoint: 'src/index.ts'
   },
   dependencyCheck: {
+    // the demo, benchmarks and scripts run from the repository, not the package
+    productionIgnorePatterns: [
+      '/benchmarks',
+      '/dist',
+      '/examples',
+      '/scripts',
+      '/test',
+      '.aegir.js'
+    ],
     ignore: [
       // the Node >= 22 runtime that npm scripts run with, see README
       'node'
