@@ -1,4 +1,4 @@
-import { AbortError } from '@libp2p/interface'
+import { AbortError, NotStartedError } from '@libp2p/interface'
 import { Backlog } from './backlog.ts'
 import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS } from './constants.ts'
 import { AlreadyRegisteredError } from './errors.ts'
@@ -37,6 +37,8 @@ export class Shared {
   private readonly backlogs = new Set<Backlog>()
   private readonly opens = new Set<AbortController>()
   private running = false
+  /** Set by stop(), cleared by start(): a stopped node takes no new accepts */
+  private stopped = false
 
   constructor (components: StreamComponents, init: Required<StreamInit>) {
     this.components = components
@@ -51,6 +53,7 @@ export class Shared {
 
   start (): void {
     this.running = true
+    this.stopped = false
   }
 
   /**
@@ -59,6 +62,7 @@ export class Shared {
    */
   stop (): void {
     this.running = false
+    this.stopped = true
 
     for (const backlog of [...this.backlogs]) {
       backlog.close()
@@ -81,6 +85,12 @@ export class Shared {
 
     if (signal?.aborted === true) {
       throw new AbortError('accept was called with an aborted signal')
+    }
+
+    // before the first start is fine (handlers wait for the node to listen),
+    // but a stopped node must not be left with a handler registered
+    if (this.stopped) {
+      throw new NotStartedError('The libp2p node is stopped')
     }
 
     const { registrar } = this.components

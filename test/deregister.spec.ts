@@ -146,6 +146,16 @@ describe('deregistration', () => {
     await eventually(() => queued.status !== 'open', 'queued stream ended at the opener')
   })
 
+  it('accept is refused once the node stopped, and works again after a restart', async () => {
+    await listener.stop()
+    expect(() => listener.services.stream.newControl().accept(PROTOCOL)).to.throw().with.property('name', 'NotStartedError')
+    expect(listener.getProtocols()).to.not.include(PROTOCOL)
+
+    await listener.start()
+    await dialer.peerStore.merge(listener.peerId, { multiaddrs: listener.getMultiaddrs() })
+    await expectDeregistered()
+  })
+
   it('a handle garbage-collected without close() deregisters', async function () {
     this.timeout(20_000)
 
