@@ -1,7 +1,6 @@
 import { InvalidParametersError } from '@libp2p/interface'
 import { MoveRejectedError, StreamDroppedError } from './errors.ts'
-import { capFrameSize } from './frame-size.ts'
-import { seeEndWhenReadLate } from './late-reader.ts'
+import { fixStream } from './stream-fixes.ts'
 import type { IncomingStream } from './incoming.ts'
 import type { Lane, LaneStats, Queued, Waiter } from './lane.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
@@ -140,8 +139,7 @@ export class Backlog {
       return
     }
 
-    seeEndWhenReadLate(stream)
-    capFrameSize(stream)
+    fixStream(stream)
 
     const waiter = lane.waiters.shift() ?? this.waiters.shift()
 

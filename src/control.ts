@@ -62,9 +62,12 @@ export class Control {
    * remote supports), dialling first when not connected: by `PeerId` through
    * the peer store, or by multiaddr. `stream.protocol` is the negotiated one.
    *
-   * Backpressure: `stream.send()` returns `false` when the caller should wait
-   * for `stream.onDrain()`; a remote that does not read eventually stalls the
-   * writer instead of growing memory.
+   * Backpressure: `stream.send()` returns `false` when the muxer's send window
+   * is used up; wait for `stream.onDrain()` before sending more (on streams
+   * from this package it waits every time, see the README). The window only
+   * stalls a writer while the remote's muxer holds back window updates: a
+   * remote application that reads slowly is buffered by its libp2p, and one
+   * that never reads has the stream reset once 4 MiB are buffered.
    *
    * @throws {UnsupportedProtocolError} the remote supports none of the protocols
    * @throws {OpenStreamError} the peer could not be reached, negotiation timed out, or the node stopped; `cause` says why

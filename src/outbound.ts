@@ -1,7 +1,7 @@
 import { AbortError, InvalidParametersError, NotStartedError, TimeoutError, isPeerId } from '@libp2p/interface'
 import { DEFAULT_NEGOTIATION_TIMEOUT } from './constants.ts'
 import { OpenStreamError } from './errors.ts'
-import { capFrameSize } from './frame-size.ts'
+import { fixStream } from './stream-fixes.ts'
 import { validateCount, validateFlag, validateOptions, validateProtocols, validateSignal, validateTarget, validateTimeout } from './validate.ts'
 import type { OpenStreamOptions } from './index.ts'
 import type { Shared } from './shared.ts'
@@ -71,7 +71,7 @@ export async function openStream (shared: Shared, target: DialTarget, protocol: 
         ? await negotiate()
         : await shared.firstStream.run(connection, negotiate, controller.signal)
 
-      capFrameSize(stream)
+      fixStream(stream)
       shared.metrics.onOpened(stream.protocol)
       return stream
     } catch (err: any) {

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Runs libp2p-stream between two network namespaces joined by a veth pair,
+# with netem delay and loss on both ends when the kernel has sch_netem:
+# a 4 MiB echo, a backlog overflow and a deregistration must all hold.
+#
+# Usage (as root, after `npm ci && npm run build`): bash scripts/netns-test.sh
+#
+# The namespaces, the veth pair and the 10.231.0.0/24 addresses exist only
+# for the run: nothing is configured in the root namespace, and everything is
+# removed on exit, however the script ends.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NODE="$ROOT/node_modules/.bin/node"
+FIXTURE="$ROOT/dist/test/faults/fixtures/netns-node.js"
+NS_A="lp2ps-a-$$"
+NS_B="lp2ps-b-$$"
+VETH_A="lp2psa$$"
+VETH_B="lp2psb$$"
+ADDR_A=10.231.0.1
+ADDR_B=10.231.0.2
+PORT=4001
+NETEM="delay 100ms loss 1%"
+WORK=$(mktemp -d)
+SERVER_PID=
+passed=0
+failed=0
+
+pass () { passed=$((passed + 1)); echo "PASS $*"; }
+fail () { failed=$((failed + 1)); echo "FAIL $*"; }
+
+cleanup () {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+  fi
+  # deleting a namespace deletes the veth end inside it, and so the pair
+  ip netns del "$NS_A" 2>/dev/null
+  ip netns del "$NS_B" 2>/dev/null
+  rm -rf "$WORK"
+}
+
+finish () {
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit $?
+}
+
+if [ "$(id -u)" != 0 ]; then
+  echo "netns-test: must run as root (it creates network namespaces and a veth pair)" >&2
+  exit 2
+fi
+
+if ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    echo "netns-test: ip or tc missing, installing iproute2"
+    { apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; } || { echo "netns-test: could not install iproute2, which provides ip and tc" >&2; exit 2; }
+  else
+    echo "netns-test: needs ip and tc (package iproute2)" >&2
+    exit 2
+  fi
+fi
+
+if [ ! -x "$NODE" ]; then
+  echo "netns-test: $NODE not found: run npm ci first" >&2
+  exit 2
+fi
+
+if [ ! -f "$FIXTURE" ]; then
+  echo "netns-test: $FIXTURE not found: run npm run build first" >&2
+  exit 2
+fi
+
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "$NS_A" && ip netns add "$NS_B" \
+  && ip link add "$VETH_A" type veth peer name "$VETH_B" \
+  && ip link set "$VETH_A" netns "$NS_A" \
+  && ip link set "$VETH_B" netns "$NS_B" \
+  && ip -n "$NS_A" addr add "$ADDR_A/24" dev "$VETH_A" \
+  && ip -n "$NS_B" addr add "$ADDR_B/24" dev "$VETH_B" \
+  && ip -n "$NS_A" link set lo up && ip -n "$NS_B" link set lo up \
+  && ip -n "$NS_A" link set "$VETH_A" up && ip -n "$NS_B" link set "$VETH_B" up
+if [ $? -eq 0 ]; then
+  pass "namespaces $NS_A ($ADDR_A) and $NS_B ($ADDR_B) joined by a veth pair"
+else
+  fail "could not create the namespaces and the veth pair"
+  finish
+fi
+
+if ip -o addr show | grep -q ' 10\.231\.'; then
+  fail "a 10.231.0.0/24 address is configured in the root namespace"
+else
+  pass "the test addresses exist only inside the namespaces"
+fi
+
+netem_a=$(ip netns exec "$NS_A" tc qdisc add dev "$VETH_A" root netem $NETEM 2>&1)
+netem_a_rc=$?
+netem_b=$(ip netns exec "$NS_B" tc qdisc add dev "$VETH_B" root netem $NETEM 2>&1)
+netem_b_rc=$?
+if [ $netem_a_rc -eq 0 ] && [ $netem_b_rc -eq 0 ]; then
+  echo "netem: $NETEM on both ends"
+  LINK="veth with netem ($NETEM each way)"
+else
+  echo "NOTE: netem is unavailable here (tc: ${netem_a:-$netem_b}; this kernel has no sch_netem)."
+  echo "NOTE: running over the plain veth, WITHOUT delay or loss."
+  LINK="plain veth (no netem)"
+fi
+
+ip netns exec "$NS_A" "$NODE" "$FIXTURE" server "$ADDR_A" "$PORT" >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER_PID=$!
+
+for _ in $(seq 1 200); do
+  [ -s "$WORK/server.out" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.1
+done
+
+PEER_ID=$(sed -n 's/.*"peerId":"\([^"]*\)".*/\1/p' "$WORK/server.out" | head -n 1)
+if [ -z "$PEER_ID" ]; then
+  fail "the server node did not start in $NS_A"
+  cat "$WORK/server.err" >&2
+  finish
+fi
+pass "server node $PEER_ID listening on /ip4/$ADDR_A/tcp/$PORT in $NS_A"
+
+echo "checks from $NS_B over the $LINK:"
+ip netns exec "$NS_B" "$NODE" "$FIXTURE" client "/ip4/$ADDR_A/tcp/$PORT/p2p/$PEER_ID" >"$WORK/client.out" 2>"$WORK/client.err"
+client_rc=$?
+
+while IFS= read -r line; do
+  case "$line" in
+    "PASS "*) pass "${line#PASS }" ;;
+    "FAIL "*) fail "${line#FAIL }" ;;
+    *) echo "$line" ;;
+  esac
+done <"$WORK/client.out"
+
+if [ $client_rc -ne 0 ] && ! grep -q '^FAIL ' "$WORK/client.out"; then
+  fail "the client node exited with $client_rc"
+  cat "$WORK/client.err" >&2
+fi
+
+if ! grep -q '^PASS ' "$WORK/client.out"; then
+  fail "no check ran in $NS_B"
+fi
+
+finish

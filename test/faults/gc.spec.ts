@@ -1,0 +1,55 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { expect } from 'aegir/chai'
+import { createPair, eventually } from '../fixtures/nodes.ts'
+import { failOnUnhandledRejections } from './fixtures/guard.ts'
+import type { Node } from '../fixtures/nodes.ts'
+import type { Stream } from '@libp2p/interface'
+
+const PROTOCOL = '/test/faults/gc/1.0.0'
+
+/** `global.gc`, enabled at run time when node was not started with --expose-gc */
+function collectGarbage (): void {
+  setFlagsFromString('--expose-gc')
+  const gc: () => void = runInNewContext('gc')
+  gc()
+}
+
+describe('an IncomingStreams garbage-collected with streams still queued', () => {
+  failOnUnhandledRejections()
+
+  let listener: Node
+  let dialer: Node
+  let stop: () => Promise<void>
+
+  beforeEach(async () => {
+    ({ listener, dialer, stop } = await createPair('memory'))
+  })
+
+  afterEach(async () => {
+    await stop()
+  })
+
+  it('resets the queued streams at their openers and deregisters', async function () {
+    this.timeout(20_000)
+    const queued = new WeakRef(listener.services.stream.newControl().accept(PROTOCOL, { backlog: 4 }))
+    const opener = dialer.services.stream.newControl()
+    const streams: Stream[] = []
+
+    for (let i = 0; i < 3; i++) {
+      streams.push(await opener.openStream(listener.peerId, PROTOCOL))
+    }
+
+    await eventually(() => queued.deref()?.queued === 3, 'three streams queued')
+
+    // queued streams do not keep the abandoned handle alive
+    await eventually(() => {
+      collectGarbage()
+      return queued.deref() == null && !listener.getProtocols().includes(PROTOCOL)
+    }, 'the handle was collected and its protocol deregistered', 15_000)
+
+    await eventually(() => streams.every(s => s.status === 'reset'), 'the queued streams were reset at their openers')
+    await expect(opener.openStream(listener.peerId, PROTOCOL))
+      .to.eventually.be.rejected.with.property('name', 'UnsupportedProtocolError')
+  })
+})
