@@ -1,19 +1,11 @@
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { expect } from 'aegir/chai'
+import { collectGarbage } from '../fixtures/gc.ts'
 import { createPair, eventually } from '../fixtures/nodes.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import type { Node } from '../fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/test/faults/gc/1.0.0'
-
-/** `global.gc`, enabled at run time when node was not started with --expose-gc */
-function collectGarbage (): void {
-  setFlagsFromString('--expose-gc')
-  const gc: () => void = runInNewContext('gc')
-  gc()
-}
 
 describe('an IncomingStreams garbage-collected with streams still queued', () => {
   failOnUnhandledRejections()
