@@ -35,7 +35,7 @@ export interface BacklogInit {
   /** In declaration order; exactly one has no `match` */
   lanes: Lane[]
   maxInboundStreams: number
-  /** Counts the peer's inbound streams for `protocol` over all its connections */
+  /** Counts the peer's inbound streams for `protocol` over all its connections (or bounds them, when within the limit) */
   countPeerStreams(connection: Connection, protocol: string): number
   log: Logger
   /** Called once, when the backlog closes, to deregister its protocols */
@@ -66,6 +66,7 @@ export class Backlog {
   private readonly waiters: Waiter[] = []
   /** Drops that happened before a lane was chosen */
   private unrouted = 0
+  private readonly dropErrors = new Map<DropReason, StreamDroppedError>()
 
   constructor (init: BacklogInit) {
     this.init = init
@@ -332,9 +333,25 @@ export class Backlog {
       lane.dropped++
     }
 
-    this.log('resetting stream %s from %p for %s: %s', stream.id, connection.remotePeer, stream.protocol, reason)
+    this.log('resetting stream %s from %p for %s: %s%s', stream.id, connection.remotePeer, stream.protocol, reason, message == null ? '' : ` (${message})`)
     this.init.onDropped(stream.protocol, lane?.name, reason)
-    stream.abort(new StreamDroppedError(reason, message))
+    stream.abort(this.dropError(reason))
+  }
+
+  /**
+   * One error per reason, reused: under a flood, building an error (and its
+   * stack trace) for each reset stream would cost more than the rest of the
+   * drop; the details of each drop are in the log line.
+   */
+  private dropError (reason: DropReason): StreamDroppedError {
+    let err = this.dropErrors.get(reason)
+
+    if (err == null) {
+      err = new StreamDroppedError(reason, `Inbound stream for ${this.protocols.join(', ')} dropped: ${reason}`)
+      this.dropErrors.set(reason, err)
+    }
+
+    return err
   }
 
   private accept (lane: Lane, item: IncomingStream): IteratorYieldResult<IncomingStream> {

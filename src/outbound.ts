@@ -34,8 +34,12 @@ export async function openStream (shared: Shared, target: DialTarget, protocol: 
   // one signal for libp2p, aborted by the caller, by stop(), or by the
   // negotiation timeout; the reason tells them apart
   const controller = new AbortController()
-  const aborted = new AbortError('openStream was aborted')
-  const onAbort = (): void => { controller.abort(aborted) }
+  // made only when needed: an error's stack trace is a large part of an open
+  let aborted: AbortError | undefined
+  const onAbort = (): void => {
+    aborted = new AbortError('openStream was aborted')
+    controller.abort(aborted)
+  }
   const untrack = shared.trackOpen(controller)
   let timer: ReturnType<typeof setTimeout> | undefined
 
@@ -96,11 +100,11 @@ export async function openStream (shared: Shared, target: DialTarget, protocol: 
  * Turns what libp2p threw into the error `openStream` promises: the caller's
  * `AbortError`, or an `OpenStreamError` whose cause says what went wrong.
  */
-function explain (err: Error, signal: AbortSignal, aborted: AbortError, context: string): Error {
+function explain (err: Error, signal: AbortSignal, aborted: AbortError | undefined, context: string): Error {
   if (signal.aborted) {
     const reason: Error = signal.reason
 
-    if (reason === aborted) {
+    if (aborted != null && reason === aborted) {
       return aborted
     }
 

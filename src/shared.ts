@@ -107,7 +107,7 @@ export class Shared {
       protocols,
       lanes,
       maxInboundStreams,
-      countPeerStreams: (connection, p) => this.countPeerStreams(connection, p),
+      countPeerStreams: (connection, p) => this.countPeerStreams(connection, p, maxInboundStreams),
       log: this.log,
       onAccepted: (p, lane) => { this.metrics.onAccepted(p, lane) },
       onDropped: (p, lane, reason) => { this.metrics.onDropped(p, lane, reason) },
@@ -145,13 +145,26 @@ export class Shared {
 
   /**
    * The remote peer's open inbound streams for `protocol`, over all of its
-   * connections to this node.
+   * connections to this node, or an upper bound of it when that is within
+   * `limit`.
    */
-  private countPeerStreams (connection: Connection, protocol: string): number {
-    const connections = this.components.connectionManager.getConnections(connection.remotePeer)
+  private countPeerStreams (connection: Connection, protocol: string, limit: number): number {
+    const found = this.components.connectionManager.getConnections(connection.remotePeer)
+    const connections = found.length > 0 ? found : [connection]
     let count = 0
 
-    for (const c of connections.length > 0 ? connections : [connection]) {
+    // fewer streams of any kind than the limit: no need to look at each
+    for (const c of connections) {
+      count += c.streams.length
+    }
+
+    if (count <= limit) {
+      return count
+    }
+
+    count = 0
+
+    for (const c of connections) {
       for (const s of c.streams) {
         if (s.direction === 'inbound' && s.protocol === protocol) {
           count++

@@ -9,6 +9,7 @@ import { createLibp2p } from 'libp2p'
 import { stream } from '../../dist/src/index.js'
 
 let memoryAddress = 0
+const READY = '/bench/ready/1.0.0'
 
 export const TRANSPORTS = ['tcp', 'memory']
 
@@ -16,7 +17,13 @@ export function transportLabel (transport) {
   return transport === 'tcp' ? 'TCP+noise+yamux' : 'memory+noise+yamux'
 }
 
-async function createNode (transport, listen) {
+/**
+ * One node with the libp2p-stream service; `listen` gives it a listening address
+ *
+ * @param transport
+ * @param listen
+ */
+export async function createNode (transport, listen) {
   return createLibp2p({
     addresses: {
       listen: listen
@@ -38,14 +45,24 @@ async function createNode (transport, listen) {
 /**
  * A listening `server` and a `client`, connected once (unless `connect` is
  * false). `close()` stops both.
+ *
+ * @param transport
+ * @param root0
+ * @param root0.connect
  */
 export async function createPair (transport, { connect = true } = {}) {
   const server = await createNode(transport, true)
   const client = await createNode(transport, false)
   const addr = server.getMultiaddrs()[0]
 
+  // a listener aborts a connection that gets more than 10 streams before it
+  // has finished setting it up: one negotiated stream proves it has
+  await server.handle(READY, stream => { stream.abort(new Error('ready')) })
+
   if (connect) {
     await client.dial(addr)
+    const s = await client.dialProtocol(server.peerId, READY)
+    s.abort(new Error('ready'))
   }
 
   return {

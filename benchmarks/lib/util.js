@@ -1,6 +1,7 @@
 // Small helpers shared by the benchmark scenarios: statistics, GC, timing,
 // stream plumbing and machine information.
-import { readFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import os from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import v8 from 'node:v8'
@@ -32,20 +33,24 @@ export function heapUsed () {
 }
 
 export function percentile (values, p) {
-  if (values.length === 0) return NaN
+  if (values.length === 0) { return NaN }
   const sorted = [...values].sort((a, b) => a - b)
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[index]
 }
 
 export function median (values) {
-  if (values.length === 0) return NaN
+  if (values.length === 0) { return NaN }
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
-/** median, min, max and every sample of a list of per-round figures */
+/**
+ * median, min, max and every sample of a list of per-round figures
+ *
+ * @param values
+ */
 export function summary (values) {
   return {
     median: median(values),
@@ -56,7 +61,11 @@ export function summary (values) {
   }
 }
 
-/** p50/p90/p99 and min/max of a list of latency samples (samples themselves left out: too many) */
+/**
+ * p50/p90/p99 and min/max of a list of latency samples (samples themselves left out: too many)
+ *
+ * @param values
+ */
 export function latencySummary (values) {
   return {
     p50: percentile(values, 50),
@@ -71,12 +80,20 @@ export function latencySummary (values) {
 /**
  * The order of the two sides in round `i`: A B, then B A, and so on, so that
  * neither side always runs first (warm caches, GC debt, machine load drift).
+ *
+ * @param i
+ * @param a
+ * @param b
  */
 export function interleave (i, a, b) {
   return i % 2 === 0 ? [a, b] : [b, a]
 }
 
-/** Resolves once the stream is fully closed (both directions), or has been reset */
+/**
+ * Resolves once the stream is fully closed (both directions), or has been reset
+ *
+ * @param stream
+ */
 export async function whenClosed (stream) {
   if (stream.status === 'closed' || stream.status === 'aborted' || stream.status === 'reset') {
     return
@@ -84,7 +101,13 @@ export async function whenClosed (stream) {
   await new Promise(resolve => { stream.addEventListener('close', resolve, { once: true }) })
 }
 
-/** Writes `total` bytes as repeated `chunk`s, waiting for drain whenever send() says so */
+/**
+ * Writes `total` bytes as repeated `chunk`s, waiting for drain whenever send() says so
+ *
+ * @param stream
+ * @param total
+ * @param chunk
+ */
 export async function sendBytes (stream, total, chunk) {
   let left = total
   while (left > 0) {
@@ -96,7 +119,11 @@ export async function sendBytes (stream, total, chunk) {
   }
 }
 
-/** Reads the stream to its end, returning the number of bytes */
+/**
+ * Reads the stream to its end, returning the number of bytes
+ *
+ * @param stream
+ */
 export async function countBytes (stream) {
   let n = 0
   for await (const chunk of stream) {
@@ -105,7 +132,11 @@ export async function countBytes (stream) {
   return n
 }
 
-/** Sends every chunk back as it arrives, then closes the write side */
+/**
+ * Sends every chunk back as it arrives, then closes the write side
+ *
+ * @param stream
+ */
 export async function echoBack (stream) {
   for await (const chunk of stream) {
     if (!stream.send(chunk)) {
@@ -123,6 +154,28 @@ function packageVersion (url) {
   }
 }
 
+/** Which code was measured: the commit, whether the tree differs from it, and when dist/ was built */
+function codeInfo () {
+  const root = new URL('../../', import.meta.url)
+  const git = args => {
+    try {
+      return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    } catch {
+      return undefined
+    }
+  }
+  let distBuiltAt
+  try {
+    // the newest file: a build rewrites only what changed
+    const dist = new URL('dist/src/', root)
+    distBuiltAt = new Date(Math.max(...readdirSync(dist).filter(f => f.endsWith('.js')).map(f => statSync(new URL(f, dist)).mtimeMs))).toISOString()
+  } catch {
+    distBuiltAt = undefined // not built
+  }
+  const status = git(['status', '--porcelain', '--', 'src'])
+  return { commit: git(['rev-parse', 'HEAD']), srcModified: status == null ? undefined : status.length > 0, distBuiltAt }
+}
+
 export function machineInfo () {
   const cpus = os.cpus()
   return {
@@ -131,6 +184,7 @@ export function machineInfo () {
     availableParallelism: os.availableParallelism?.(),
     totalMemoryMiB: Math.round(os.totalmem() / MiB),
     loadAverageAtStart: os.loadavg(),
+    code: codeInfo(),
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     node: process.version,
     v8: process.versions.v8,

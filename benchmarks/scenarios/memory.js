@@ -1,0 +1,110 @@
+// 4b. Memory per idle registration (N accepts of distinct protocols against N
+// node.handle() registrations) and per queued stream (a full backlog against
+// a raw handler that holds the same number of streams). Heap deltas after a
+// full GC; each figure includes everything the process keeps for it (both
+// nodes are in this process, so a queued stream also counts its opener side).
+import { createPair } from '../lib/nodes.js'
+import { heapUsed, interleave, median, settle, sleep, summary } from '../lib/util.js'
+
+export const name = 'memory'
+export const title = 'Memory per idle accept() registration and per queued stream (heap after GC)'
+
+async function perRegistration (pair, side, n, round) {
+  await settle()
+  const before = heapUsed()
+  const protocols = Array.from({ length: n }, (_, i) => `/bench/idle/${side}/${round}/${i}/1.0.0`)
+  let handles
+  if (side === 'stream') {
+    handles = protocols.map(p => pair.serverControl.accept(p, { backlog: 16 }))
+  } else {
+    const noop = () => {}
+    await Promise.all(protocols.map(async p => pair.server.handle(p, noop)))
+  }
+  await sleep(50) // let the peer store record the protocols, for both sides
+  await settle()
+  const bytes = (heapUsed() - before) / n
+  if (side === 'stream') {
+    for (const h of handles) { h.close() }
+  } else {
+    await pair.server.unhandle(protocols)
+  }
+  await sleep(50)
+  return bytes
+}
+
+async function waitFor (predicate, what) {
+  const deadline = Date.now() + 30_000
+  while (!predicate()) {
+    if (Date.now() > deadline) { throw new Error(`timed out waiting for ${what}`) }
+    await sleep(5)
+  }
+}
+
+async function perQueued (pair, side, n, round) {
+  const protocol = `/bench/queued/${side}/${round}/1.0.0`
+  let incoming
+  const held = []
+  if (side === 'stream') {
+    incoming = pair.serverControl.accept(protocol, { backlog: n })
+  } else {
+    await pair.server.handle(protocol, stream => { held.push(stream) }, { maxInboundStreams: n + 32 })
+  }
+  await sleep(20)
+  await settle()
+  const before = heapUsed()
+  const opened = []
+  for (let i = 0; i < n; i += 32) {
+    opened.push(...await Promise.all(Array.from({ length: Math.min(32, n - i) }, async () =>
+      pair.client.dialProtocol(pair.server.peerId, protocol, { maxOutboundStreams: 1000 }))))
+  }
+  await waitFor(() => (side === 'stream' ? incoming.queued : held.length) === n, `${n} streams waiting`)
+  await settle()
+  const bytes = (heapUsed() - before) / n
+  if (side === 'stream') {
+    incoming.close()
+  } else {
+    for (const s of held) { s.abort(new Error('benchmark done')) }
+    await pair.server.unhandle(protocol)
+  }
+  for (const s of opened) { s.abort(new Error('benchmark done')) }
+  await sleep(50)
+  return bytes
+}
+
+export async function run ({ quick, log }) {
+  const registrations = quick ? 200 : 1_000
+  const queued = quick ? 64 : 256
+  const rounds = quick ? 2 : 4
+  const pair = await createPair('tcp')
+  const rows = []
+
+  for (const [figure, n, fn] of [
+    [`per idle registration (${registrations} distinct protocols)`, registrations, perRegistration],
+    [`per queued stream (${queued} waiting, both ends in this process)`, queued, perQueued]
+  ]) {
+    const figures = { stream: [], raw: [] }
+    await fn(pair, 'stream', Math.min(n, 32), 'warm')
+    await fn(pair, 'raw', Math.min(n, 32), 'warm')
+    for (let i = 0; i < rounds; i++) {
+      for (const side of interleave(i, 'stream', 'raw')) {
+        figures[side].push(await fn(pair, side, n, i))
+      }
+      log(`  ${figure} round ${i + 1}/${rounds}: stream ${figures.stream.at(-1).toFixed(0)} B, raw ${figures.raw.at(-1).toFixed(0)} B`)
+    }
+    rows.push({
+      scenario: name,
+      figure,
+      transport: 'TCP+noise+yamux',
+      unit: 'B',
+      unitLabel: 'bytes',
+      higherIsBetter: false,
+      stream: summary(figures.stream),
+      raw: summary(figures.raw),
+      ratio: { median: median(figures.stream) / median(figures.raw), n: 1 },
+      overheadBytes: median(figures.stream) - median(figures.raw)
+    })
+  }
+
+  await pair.close()
+  return rows
+}
