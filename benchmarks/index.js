@@ -15,12 +15,13 @@ import { machineInfo } from './lib/util.js'
 import * as acceptLatency from './scenarios/accept-latency.js'
 import * as crossLanguage from './scenarios/cross-language.js'
 import * as flood from './scenarios/flood.js'
+import * as lanes from './scenarios/lanes.js'
 import * as limits from './scenarios/limits.js'
 import * as memory from './scenarios/memory.js'
 import * as openRate from './scenarios/open-rate.js'
 import * as throughput from './scenarios/throughput.js'
 
-const SCENARIOS = [limits, throughput, openRate, acceptLatency, memory, flood, crossLanguage]
+const SCENARIOS = [limits, throughput, openRate, acceptLatency, memory, flood, lanes, crossLanguage]
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
