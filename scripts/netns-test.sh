@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs libp2p-stream between two network namespaces joined by a veth pair,
-# with netem delay and loss on both ends when the kernel has sch_netem:
-# a 4 MiB echo, a backlog overflow and a deregistration must all hold.
+# with netem delay and loss on both ends (100 ms, 1%), or where the kernel has
+# no sch_netem, the same emulated: iptables drops 1% of packets on each end
+# and a TCP proxy delays each direction by 100 ms. A 4 MiB echo, a backlog
+# overflow and a deregistration must all hold.
 #
 # Usage (as root, after `npm ci && npm run build`): bash scripts/netns-test.sh
 #
@@ -20,6 +22,10 @@ VETH_B="lp2psb$$"
 ADDR_A=10.231.0.1
 ADDR_B=10.231.0.2
 PORT=4001
+PROXY_PORT=5001
+DIAL_HOST=$ADDR_A
+DIAL_PORT=$PORT
+PROXY_PID=
 NETEM="delay 100ms loss 1%"
 WORK=$(mktemp -d)
 SERVER_PID=
@@ -30,6 +36,10 @@ pass () { passed=$((passed + 1)); echo "PASS $*"; }
 fail () { failed=$((failed + 1)); echo "FAIL $*"; }
 
 cleanup () {
+  if [ -n "$PROXY_PID" ]; then
+    kill "$PROXY_PID" 2>/dev/null
+    wait "$PROXY_PID" 2>/dev/null
+  fi
   if [ -n "$SERVER_PID" ]; then
     kill "$SERVER_PID" 2>/dev/null
     wait "$SERVER_PID" 2>/dev/null
@@ -103,9 +113,36 @@ if [ $netem_a_rc -eq 0 ] && [ $netem_b_rc -eq 0 ]; then
   echo "netem: $NETEM on both ends"
   LINK="veth with netem ($NETEM each way)"
 else
-  echo "NOTE: netem is unavailable here (tc: ${netem_a:-$netem_b}; this kernel has no sch_netem)."
-  echo "NOTE: running over the plain veth, WITHOUT delay or loss."
-  LINK="plain veth (no netem)"
+  # no sch_netem in this kernel: 1% loss from iptables' statistic match on
+  # each end, and 100 ms each way from a delaying TCP proxy in front of the
+  # server (application round trips grow as they would under netem)
+  echo "NOTE: netem is unavailable here (tc: ${netem_a:-$netem_b}); emulating it: iptables drops 1% of packets on each end, a proxy delays each direction by 100 ms."
+  if ! command -v iptables >/dev/null; then
+    { apt-get update -qq && apt-get install -y -qq iptables >/dev/null; } || { echo "netns-test: could not install iptables for the loss emulation" >&2; exit 2; }
+  fi
+  if ip netns exec "$NS_A" iptables -A INPUT -i "$VETH_A" -m statistic --mode random --probability 0.01 -j DROP \
+    && ip netns exec "$NS_B" iptables -A INPUT -i "$VETH_B" -m statistic --mode random --probability 0.01 -j DROP; then
+    pass "1% packet loss on both ends of the veth (iptables statistic)"
+  else
+    fail "could not add the iptables loss rules"
+    finish
+  fi
+  ip netns exec "$NS_B" "$NODE" "$ROOT/dist/test/faults/fixtures/delay-proxy.js" "$PROXY_PORT" "$ADDR_A" "$PORT" 100 >"$WORK/proxy.out" 2>"$WORK/proxy.err" &
+  PROXY_PID=$!
+  for _ in $(seq 1 100); do
+    grep -q ready "$WORK/proxy.out" 2>/dev/null && break
+    sleep 0.1
+  done
+  if grep -q ready "$WORK/proxy.out" 2>/dev/null; then
+    pass "delay proxy in $NS_B adds 100 ms each way"
+  else
+    fail "the delay proxy did not start"
+    cat "$WORK/proxy.err" >&2
+    finish
+  fi
+  DIAL_HOST=127.0.0.1
+  DIAL_PORT=$PROXY_PORT
+  LINK="veth with 1% loss each way and 100 ms delay each way (iptables + proxy, no netem)"
 fi
 
 ip netns exec "$NS_A" "$NODE" "$FIXTURE" server "$ADDR_A" "$PORT" >"$WORK/server.out" 2>"$WORK/server.err" &
@@ -126,7 +163,7 @@ fi
 pass "server node $PEER_ID listening on /ip4/$ADDR_A/tcp/$PORT in $NS_A"
 
 echo "checks from $NS_B over the $LINK:"
-ip netns exec "$NS_B" "$NODE" "$FIXTURE" client "/ip4/$ADDR_A/tcp/$PORT/p2p/$PEER_ID" >"$WORK/client.out" 2>"$WORK/client.err"
+ip netns exec "$NS_B" "$NODE" "$FIXTURE" client "/ip4/$DIAL_HOST/tcp/$DIAL_PORT/p2p/$PEER_ID" >"$WORK/client.out" 2>"$WORK/client.err"
 client_rc=$?
 
 while IFS= read -r line; do
