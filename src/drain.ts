@@ -1,18 +1,23 @@
 import { StreamStateError } from '@libp2p/interface'
+import { WRITE_AHEAD } from './constants.ts'
 import type { AbortOptions, Stream } from '@libp2p/interface'
 
 /**
- * Makes `stream.onDrain()` wait for the next `drain` every time.
+ * Makes `stream.onDrain()` hold the writer back every time it has more than
+ * `WRITE_AHEAD` bytes waiting.
  *
  * js-libp2p's message streams keep the promise of the first `onDrain()` after
  * it resolves, so from the second time a writer is told to wait, `onDrain()`
  * returns at once: the `send() === false, await onDrain()` loop stops waiting
- * for the remote and buffers without bound. Here each call waits for a fresh
- * `drain`, and rejects if the stream closes or the signal aborts first.
+ * for the remote and buffers without bound. Here a call waits for a fresh
+ * `drain` whenever the stream has `WRITE_AHEAD` bytes or more queued, and
+ * rejects if the stream closes or the signal aborts first. Below that it
+ * returns at once, so data is ready the moment the remote opens its window
+ * again instead of the link idling until the writer wakes up.
  */
 export function drainEachTime (stream: Stream): void {
   stream.onDrain = async function (this: Stream, options?: AbortOptions): Promise<void> {
-    if (!this.writableNeedsDrain) {
+    if (!this.writableNeedsDrain || this.writeBufferLength < WRITE_AHEAD) {
       return
     }
 

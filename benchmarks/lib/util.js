@@ -102,7 +102,8 @@ export async function whenClosed (stream) {
 }
 
 /**
- * Writes `total` bytes as repeated `chunk`s, waiting for drain whenever send() says so
+ * Writes `total` bytes as repeated `chunk`s, waiting for drain whenever send()
+ * says so; returns the most bytes the stream held queued at once
  *
  * @param stream
  * @param total
@@ -110,13 +111,16 @@ export async function whenClosed (stream) {
  */
 export async function sendBytes (stream, total, chunk) {
   let left = total
+  let peak = 0
   while (left > 0) {
     const piece = left >= chunk.byteLength ? chunk : chunk.subarray(0, left)
     left -= piece.byteLength
     if (!stream.send(piece)) {
+      peak = Math.max(peak, stream.writeBufferLength)
       await stream.onDrain()
     }
   }
+  return peak
 }
 
 /**

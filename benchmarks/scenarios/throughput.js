@@ -54,8 +54,8 @@ export async function run ({ quick, log }) {
       const s = await sides[side](protocol)
       const cpu = process.cpuUsage()
       const started = performance.now()
-      const [, received] = await Promise.all([
-        sendBytes(s, size, CHUNK).then(async () => s.close()),
+      const [queued, received] = await Promise.all([
+        sendBytes(s, size, CHUNK).then(async peak => { await s.close(); return peak }),
         countBytes(s)
       ])
       const seconds = (performance.now() - started) / 1000
@@ -65,7 +65,7 @@ export async function run ({ quick, log }) {
       }
       // wall-clock MB/s, and MB per CPU-second of this process (both nodes):
       // the second hardly moves when other work competes for the cores
-      return { wall: size / 1e6 / seconds, cpu: size / 1e6 / ((used.user + used.system) / 1e6) }
+      return { wall: size / 1e6 / seconds, cpu: size / 1e6 / ((used.user + used.system) / 1e6), queued }
     }
 
     for (const mode of ['oneway', 'echo']) {
@@ -73,6 +73,7 @@ export async function run ({ quick, log }) {
       const cpuFigures = { stream: [], raw: [] }
       const ratios = []
       const cpuRatios = []
+      const queued = { stream: [], raw: [] }
 
       // warm-up, not recorded
       for (const side of ['stream', 'raw']) {
@@ -86,6 +87,7 @@ export async function run ({ quick, log }) {
           round[side] = await transfer(side, mode, bytes)
           figures[side].push(round[side].wall)
           cpuFigures[side].push(round[side].cpu)
+          queued[side].push(round[side].queued)
         }
         ratios.push(round.stream.wall / round.raw.wall)
         cpuRatios.push(round.stream.cpu / round.raw.cpu)
@@ -110,6 +112,16 @@ export async function run ({ quick, log }) {
         stream: summary(cpuFigures.stream),
         raw: summary(cpuFigures.raw),
         ratio: { ...summary(cpuRatios), ofMedians: median(cpuFigures.stream) / median(cpuFigures.raw) }
+      }, {
+        // what backpressure holds: js-libp2p's own onDrain() stops waiting
+        // after the first drain, so a raw writer queues nearly everything
+        scenario: name,
+        figure: `${mode === 'echo' ? 'echo' : 'one way'}, ${bytes / MiB} MiB: most bytes the writer had queued`,
+        transport: transportLabel(transport),
+        unit: 'B',
+        higherIsBetter: false,
+        stream: summary(queued.stream),
+        raw: summary(queued.raw)
       })
     }
 
