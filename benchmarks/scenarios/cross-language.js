@@ -1,12 +1,22 @@
-// 6. Cross-language echo throughput: a JS opener against go-libp2p and
-// rust-libp2p peers serving /interop/echo/1.0.0 (the interop peers built from
-// test/interop). Both JS sides dial the same remote listener, interleaved:
-// libp2p-stream's openStream against raw dialProtocol. Skipped for a peer
-// whose binary is missing.
+// 6. Cross-language: echo throughput and sequential open rate between JS and
+// the go-libp2p / rust-libp2p interop peers (built from test/interop), all in
+// one run, rounds interleaved. For each remote peer X:
 //
-// The binaries live at ~/.cache/libp2p-stream/interop-bin/{go-peer,rust-peer}:
-// `<bin> listen` prints one JSON line {"peerId": ..., "addrs": [...]}, serves
-// until its stdin closes, and logs to stderr.
+//   JS -> X     libp2p-stream openStream vs raw dialProtocol, X listening
+//   X -> X      two instances of X (`X dial ... bench-echo|bench-open` against
+//               the same `X listen`), as context for what X does on its own
+//   X -> JS     X dialing a JS node that serves echo with libp2p-stream's
+//               accept, vs one that serves it with raw node.handle()
+//
+// Echo: one stream on /interop/echo/1.0.0, N bytes in 64 KiB writes while the
+// echo is read, half-close, read to the end; MB/s of N over the transfer (the
+// stream is open before the clock starts). Opens: on one established
+// connection, sequential open + negotiate + write 1 byte + half-close + read
+// the 1-byte echo to its end; opens/s. A side that fails (an interop problem
+// between two stacks) is recorded in its row and left out of later rounds.
+//
+// The binaries live at ~/.cache/libp2p-stream/interop-bin/{go-peer,rust-peer}
+// (see test/interop/README.md); a peer whose binary is missing is skipped.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import os from 'node:os'
@@ -14,82 +24,208 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createNode } from '../lib/nodes.js'
-import { countBytes, interleave, KiB, median, MiB, sendBytes, settle, summary } from '../lib/util.js'
+import { countBytes, echoBack, KiB, median, MiB, sendBytes, settle, summary } from '../lib/util.js'
 
 export const name = 'cross-language'
-export const title = 'Cross-language echo, JS opener -> go-libp2p / rust-libp2p listener (/interop/echo/1.0.0, TCP+noise+yamux)'
+export const title = 'Cross-language echo MB/s and sequential opens/s: JS <-> go-libp2p / rust-libp2p, and Go -> Go, Rust -> Rust (/interop/echo/1.0.0, TCP+noise+yamux)'
 
 export const BIN_DIR = process.env.LIBP2P_STREAM_INTEROP_BIN ?? join(os.homedir(), '.cache', 'libp2p-stream', 'interop-bin')
 export const PEERS = ['go-peer', 'rust-peer']
 const ECHO = '/interop/echo/1.0.0'
 const CHUNK = new Uint8Array(64 * KiB).fill(0x5a)
+const ONE = new Uint8Array([1])
+const TRANSPORT = 'TCP+noise+yamux'
+/** --timeout of a `listen` peer, seconds: stdin closing ends it long before */
+const LISTEN_TIMEOUT = 3600
+
+/** A failed peer `dial` run, already described (with the logs that matter) */
+class PeerDialError extends Error {}
 
 /**
- * Starts `<bin> listen` and resolves with its first stdout line and a stop()
+ * A failure, as one line: the error and the last thing the remote logged about it
  *
- * @param bin
+ * @param {unknown} err
+ * @param {string} [remoteLog] - stderr of the remote peer process
  */
-async function listen (bin) {
-  const child = spawn(bin, ['listen'], { stdio: ['pipe', 'pipe', 'pipe'] })
+function describe (err, remoteLog = '') {
+  const what = err instanceof Event ? `the stream got a '${err.type}' event` : (err?.message ?? String(err))
+  const remoteSays = remoteLog.split('\n').filter(l => /error|fail|reset|closed \(/i.test(l)).slice(-1).join('').trim()
+  return `${what}${remoteSays === '' ? '' : ` (remote: ${remoteSays})`}`
+}
+
+/**
+ * Runs `<bin> ...args` with stdin kept open (the peers exit when it closes).
+ * `ready` resolves with the first stdout line (peer id and addresses), `done`
+ * with the exit code and the last stdout line, parsed.
+ *
+ * @param {string} bin
+ * @param {string[]} args
+ */
+function startPeer (bin, args) {
+  const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   const stderr = []
   child.stderr.setEncoding('utf8').on('data', d => {
     stderr.push(d)
     if (stderr.length > 50) { stderr.shift() }
   })
-  const exited = new Promise(resolve => child.once('exit', resolve))
+  const lines = []
+  const ready = new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', line => {
+      lines.push(line)
+      if (lines.length === 1) { resolve(JSON.parse(line)) }
+    })
+    child.once('error', reject)
+    child.once('exit', code => { reject(new Error(`${bin} ${args[0]} exited with ${code}: ${stderr.join('')}`)) })
+    setTimeout(() => { reject(new Error(`${bin} ${args[0]} printed nothing in 15 s: ${stderr.join('')}`)) }, 15_000).unref()
+  })
+  ready.catch(() => {})
+  const done = new Promise((resolve, reject) => {
+    child.once('error', reject)
+    // 'close' comes after stdout has ended, so every line has been read
+    child.once('close', code => {
+      let last
+      try { last = JSON.parse(lines.at(-1) ?? 'null') } catch { last = undefined }
+      resolve({ code, result: lines.length > 1 ? last : undefined })
+    })
+  })
   const stop = async () => {
-    child.stdin.end() // the peers exit when stdin closes
+    child.stdin.end()
     const timer = setTimeout(() => { child.kill() }, 3_000)
-    await exited
+    await done.catch(() => {})
     clearTimeout(timer)
   }
+  return { ready, done, stop, stderr: () => stderr.join('') }
+}
+
+/**
+ * Starts `<bin> listen` and resolves with its addresses and a stop()
+ *
+ * @param {string} bin
+ */
+async function listen (bin) {
+  const peer = startPeer(bin, ['listen', '--timeout', String(LISTEN_TIMEOUT)])
   try {
-    const line = await new Promise((resolve, reject) => {
-      const lines = createInterface({ input: child.stdout })
-      lines.once('line', resolve)
-      child.once('error', reject)
-      child.once('exit', code => { reject(new Error(`${bin} listen exited with ${code}: ${stderr.join('')}`)) })
-      setTimeout(() => { reject(new Error(`${bin} listen printed nothing in 15 s: ${stderr.join('')}`)) }, 15_000).unref()
-    })
-    return { ...JSON.parse(line), stop, stderr: () => stderr.join('') }
+    return { ...await peer.ready, stop: peer.stop, stderr: peer.stderr }
   } catch (err) {
-    await stop()
+    await peer.stop()
     throw err
   }
 }
 
+/**
+ * One `<bin> dial <addr> <case> ...` run; resolves with its result line, throws when it failed
+ *
+ * @param {string} bin
+ * @param {string} addr
+ * @param {string} benchCase - bench-echo or bench-open
+ * @param {string[]} args - including --timeout: a hang ends there, as a failure
+ * @param {() => string} [remoteLog] - stderr of the listening side, for the failure message
+ */
+async function peerDial (bin, addr, benchCase, args, remoteLog = () => '') {
+  const peer = startPeer(bin, ['dial', addr, benchCase, ...args])
+  const { code, result } = await peer.done
+  if (code !== 0 || result?.ok !== true) {
+    // the dialer's own last word on it (e.g. why its connection closed)
+    const dialerSays = peer.stderr().split('\n').filter(l => /error|fail|reset|closed \(/i.test(l) && !/case .* failed/.test(l)).slice(-1).join('').trim()
+    const error = `${benchCase} exited ${code}: ${result?.error ?? 'no result'}${dialerSays === '' ? '' : ` (dialer: ${dialerSays})`}`
+    throw new PeerDialError(describe(new Error(error), remoteLog()))
+  }
+  return result
+}
+
+/**
+ * The order of the sides in round `i`: rotated by one each round, so that no side always runs first
+ *
+ * @param {number} i
+ * @param {string[]} sides
+ */
+function rotate (i, sides) {
+  const k = i % sides.length
+  return [...sides.slice(k), ...sides.slice(0, k)]
+}
+
 export async function run ({ quick, log }) {
-  const bytes = (quick ? 8 : 64) * MiB
-  const rounds = quick ? 2 : 4
+  const options = {
+    bytes: (quick ? 8 : 64) * MiB,
+    opens: quick ? 200 : 2000,
+    rounds: quick ? 2 : 3,
+    // seconds a peer `dial` run may take: a stuck one fails its side
+    dialTimeout: quick ? 20 : 60,
+    log
+  }
   const rows = []
 
   for (const peerName of PEERS) {
     const bin = join(BIN_DIR, peerName)
     if (!existsSync(bin)) {
       log(`  ${peerName}: skipped, no binary at ${bin}`)
-      rows.push({ scenario: name, figure: `JS -> ${peerName} echo`, skipped: `no binary at ${bin}` })
+      rows.push({ scenario: name, figure: `JS <-> ${peerName}`, skipped: `no binary at ${bin}` })
       continue
     }
-    rows.push(await measurePeer({ peerName, bin, bytes, rounds, log }))
+    rows.push(...await measurePeer({ ...options, peerName, bin }))
   }
 
   return rows
 }
 
-// Echo rounds against one remote peer: openStream and raw dialProtocol
-// interleaved; a failure is recorded in the row, not thrown.
+// JS serves echo for a remote dialer: one node with libp2p-stream's accept,
+// one with raw handle()
+async function echoServers () {
+  const acceptNode = await createNode('tcp', true)
+  const handleNode = await createNode('tcp', true)
+  const incoming = acceptNode.services.stream.newControl().accept(ECHO, { backlog: 16 })
+  const serving = (async () => {
+    for await (const { stream } of incoming) {
+      echoBack(stream).catch(err => { stream.abort(err) })
+    }
+  })()
+  await handleNode.handle(ECHO, stream => {
+    echoBack(stream).catch(err => { stream.abort(err) })
+  })
+  return {
+    accept: acceptNode.getMultiaddrs()[0].toString(),
+    handle: handleNode.getMultiaddrs()[0].toString(),
+    async stop () {
+      incoming.close()
+      await serving
+      await Promise.all([acceptNode.stop(), handleNode.stop()])
+    }
+  }
+}
+
 async function measurePeer (options) {
-  const { peerName, bin, bytes, rounds, log } = options
-  const remote = await listen(bin)
-  const node = await createNode('tcp', false)
+  const { peerName, bin, bytes, opens, rounds, dialTimeout, log } = options
+  const short = peerName.replace(/-peer$/, '')
+  const Short = short[0].toUpperCase() + short.slice(1)
+  const rowsFor = message => [
+    { scenario: name, figure: `JS <-> ${peerName}`, transport: TRANSPORT, failed: { stream: message, raw: message } }
+  ]
+
+  let remote
+  let client
+  let servers
+  try {
+    remote = await listen(bin)
+    client = await createNode('tcp', false)
+    servers = await echoServers()
+  } catch (err) {
+    const message = describe(err, remote?.stderr())
+    log(`  ${peerName}: FAILED to start: ${message}`)
+    await client?.stop()
+    await remote?.stop()
+    return rowsFor(message)
+  }
+
   try {
     const addr = multiaddr(remote.addrs[0])
-    const control = node.services.stream.newControl()
+    const control = client.services.stream.newControl()
     const open = {
-      stream: async () => control.openStream(addr, ECHO),
-      raw: async () => node.dialProtocol(addr, ECHO)
+      jsStream: async () => control.openStream(addr, ECHO),
+      jsRaw: async () => client.dialProtocol(addr, ECHO)
     }
-    const transfer = async (side, size) => {
+
+    // JS opener: one echo transfer, MB/s
+    const jsEcho = async (side, size) => {
       const s = await open[side]()
       const started = performance.now()
       const [, received] = await Promise.all([
@@ -100,71 +236,141 @@ async function measurePeer (options) {
       if (received !== size) { throw new Error(`${peerName} echoed ${received} of ${size} bytes`) }
       return size / 1e6 / seconds
     }
-
-    // a side that fails (an interop bug between the two stacks) is recorded
-    // and left out of later rounds; the other side goes on, redialling if
-    // the remote closed the connection
-    const failures = {}
-    const why = err => {
-      const what = err instanceof Event ? `the stream got a '${err.type}' event while sending` : (err?.message ?? String(err))
-      const remoteSays = remote.stderr().split('\n').filter(l => /error|fail|reset|closed \(/i.test(l)).slice(-1).join('')
-      return `${what}${remoteSays === '' ? '' : ` (remote: ${remoteSays.trim()})`}`
+    // JS opener: one 1-byte round trip on a new stream
+    const jsOpenOnce = async side => {
+      const s = await open[side]()
+      s.send(ONE)
+      const [, received] = await Promise.all([s.close(), countBytes(s)])
+      if (received !== 1) { throw new Error(`${peerName} echoed ${received} of 1 byte`) }
     }
-    const attempt = async (side, size) => {
-      if (failures[side] != null) {
-        return undefined
+    // JS opener: n sequential round trips, opens/s
+    const jsOpens = async (side, n) => {
+      const started = performance.now()
+      for (let i = 0; i < n; i++) {
+        await jsOpenOnce(side)
       }
+      return n / ((performance.now() - started) / 1000)
+    }
+
+    // a peer process dialing `to`: X -> X (the listener) or X -> JS
+    const targets = { native: remote.addrs[0], toAccept: servers.accept, toHandle: servers.handle }
+    const remoteLogs = { native: remote.stderr, toAccept: () => '', toHandle: () => '' }
+    const timeout = ['--timeout', String(dialTimeout)]
+    const peerEcho = async (side, size) => (await peerDial(bin, targets[side], 'bench-echo', ['--bytes', String(size), ...timeout], remoteLogs[side])).mbps
+    const peerOpens = async (side, n) => (await peerDial(bin, targets[side], 'bench-open', ['--count', String(n), ...timeout], remoteLogs[side])).opensPerSec
+
+    const measure = {
+      echo: { jsStream: jsEcho, jsRaw: jsEcho, native: peerEcho, toAccept: peerEcho, toHandle: peerEcho },
+      opens: { jsStream: jsOpens, jsRaw: jsOpens, native: peerOpens, toAccept: peerOpens, toHandle: peerOpens }
+    }
+    const sizes = { echo: bytes, opens }
+    const units = { echo: 'MB/s', opens: 'opens/s' }
+    const labels = {
+      jsStream: `JS libp2p-stream -> ${Short}`,
+      jsRaw: `JS raw -> ${Short}`,
+      native: `${Short} -> ${Short}`,
+      toAccept: `${Short} -> JS accept`,
+      toHandle: `${Short} -> JS handle`
+    }
+    const SIDES = Object.keys(labels)
+
+    // a failing side is recorded and left out of later rounds; the JS client
+    // redials if the remote closed the connection
+    const failures = { echo: {}, opens: {} }
+    const attempt = async (metric, side, size) => {
+      if (failures[metric][side] != null) { return undefined }
       try {
-        return await transfer(side, size)
+        return await measure[metric][side](side, size)
       } catch (err) {
         await new Promise(resolve => setTimeout(resolve, 200)) // let the remote log why
-        failures[side] = why(err)
-        log(`  JS -> ${peerName} ${side}: FAILED ${failures[side]}`)
+        // a peer dial names its own logs; a JS opener's remote is the listener
+        failures[metric][side] = err instanceof PeerDialError ? err.message : describe(err, remote.stderr())
+        log(`  ${labels[side]} ${metric}: FAILED ${failures[metric][side]}`)
         return undefined
       }
     }
 
-    await attempt('stream', 2 * MiB)
-    await attempt('raw', 2 * MiB)
-    const figures = { stream: [], raw: [] }
-    const ratios = []
-    for (let i = 0; i < rounds; i++) {
-      const round = {}
-      for (const side of interleave(i, 'stream', 'raw')) {
-        await settle()
-        round[side] = await attempt(side, bytes)
-        if (round[side] != null) {
-          figures[side].push(round[side])
-        }
-      }
-      if (round.stream != null && round.raw != null) {
-        ratios.push(round.stream / round.raw)
-      }
-      log(`  JS -> ${peerName} echo round ${i + 1}/${rounds}: stream ${round.stream?.toFixed(1) ?? 'failed'} MB/s, raw ${round.raw?.toFixed(1) ?? 'failed'} MB/s`)
+    // warm-up, not recorded: the JS client's connection and JIT (the peer
+    // processes warm up inside each run)
+    for (const side of ['jsStream', 'jsRaw']) {
+      await attempt('echo', side, 2 * MiB)
+      await attempt('opens', side, 50)
     }
-    return ({
-      scenario: name,
-      figure: `JS opener -> ${peerName} listener, echo (each way), ${bytes / MiB} MiB`,
-      transport: 'TCP+noise+yamux',
-      unit: 'MB/s',
-      higherIsBetter: true,
-      remotePeerId: remote.peerId,
-      stream: figures.stream.length > 0 ? summary(figures.stream) : undefined,
-      raw: figures.raw.length > 0 ? summary(figures.raw) : undefined,
-      failed: Object.keys(failures).length > 0 ? failures : undefined,
-      ratio: ratios.length > 0 ? { ...summary(ratios), ofMedians: median(figures.stream) / median(figures.raw) } : undefined
-    })
+
+    const perRound = { echo: [], opens: [] }
+    for (let i = 0; i < rounds; i++) {
+      for (const metric of ['echo', 'opens']) {
+        const round = {}
+        for (const side of rotate(i, SIDES)) {
+          await settle()
+          round[side] = await attempt(metric, side, sizes[metric])
+        }
+        perRound[metric].push(round)
+        log(`  ${peerName} ${metric} round ${i + 1}/${rounds}: ${SIDES.map(s => `${labels[s]} ${round[s]?.toFixed(1) ?? 'failed'}`).join(', ')} ${units[metric]}`)
+      }
+    }
+
+    // every figure a side got, by metric
+    const figures = { echo: {}, opens: {} }
+    for (const metric of ['echo', 'opens']) {
+      for (const side of SIDES) {
+        const got = perRound[metric].map(r => r[side]).filter(f => f != null)
+        figures[metric][side] = got.length > 0 ? got : undefined
+      }
+    }
+    const stat = (metric, side) => figures[metric][side] != null ? summary(figures[metric][side]) : undefined
+    // median of per-round a/b, and the ratio of the medians
+    const ratio = (metric, a, b) => {
+      const rs = perRound[metric].filter(r => r[a] != null && r[b] != null).map(r => r[a] / r[b])
+      if (rs.length === 0) { return undefined }
+      return { ...summary(rs), ofMedians: median(figures[metric][a]) / median(figures[metric][b]) }
+    }
+    const what = {
+      echo: `echo (each way) ${bytes / MiB} MiB`,
+      opens: `${opens} sequential opens (open + 1-byte echo)`
+    }
+    const failed = (metric, stream, raw) => {
+      const f = { stream: failures[metric][stream], raw: raw == null ? undefined : failures[metric][raw] }
+      return f.stream != null || f.raw != null ? f : undefined
+    }
+    const rows = []
+    for (const metric of ['echo', 'opens']) {
+      const common = { scenario: name, transport: TRANSPORT, unit: units[metric], higherIsBetter: true, remotePeerId: remote.peerId }
+      rows.push({
+        ...common,
+        figure: `JS -> ${Short} listener, ${what[metric]}: openStream | dialProtocol`,
+        stream: stat(metric, 'jsStream'),
+        raw: stat(metric, 'jsRaw'),
+        failed: failed(metric, 'jsStream', 'jsRaw'),
+        ratio: ratio(metric, 'jsStream', 'jsRaw')
+      })
+      rows.push({
+        ...common,
+        figure: `${Short} -> ${Short} (context), ${what[metric]}; ratio = JS openStream -> ${Short} / ${Short} -> ${Short}`,
+        value: stat(metric, 'native'),
+        failed: failures[metric].native != null ? { stream: failures[metric].native } : undefined,
+        ratio: ratio(metric, 'jsStream', 'native')
+      })
+      rows.push({
+        ...common,
+        figure: `${Short} -> JS listener, ${what[metric]}: accept | handle`,
+        stream: stat(metric, 'toAccept'),
+        raw: stat(metric, 'toHandle'),
+        failed: failed(metric, 'toAccept', 'toHandle'),
+        ratio: ratio(metric, 'toAccept', 'toHandle')
+      })
+    }
+    return rows
   } catch (err) {
-    // an interop failure is recorded for that peer, not thrown: it is a
-    // finding about the two stacks, and the other peer can still be measured
+    // an unexpected failure is recorded for that peer, not thrown: the other
+    // peer can still be measured
     await new Promise(resolve => setTimeout(resolve, 200)) // let the remote log why
-    const remoteSays = remote.stderr().split('\n').filter(l => /error|fail|reset|closed \(/i.test(l)).slice(-2).join(' | ')
-    const what = err instanceof Event ? `the stream got a '${err.type}' event while sending` : (err?.message ?? String(err))
-    const message = `${what}${remoteSays === '' ? '' : ` (remote: ${remoteSays})`}`
-    log(`  JS -> ${peerName}: FAILED ${message}`)
-    return ({ scenario: name, figure: `JS opener -> ${peerName} listener, echo (each way), ${bytes / MiB} MiB`, transport: 'TCP+noise+yamux', failed: { stream: message, raw: message } })
+    const message = describe(err, remote.stderr())
+    log(`  JS <-> ${peerName}: FAILED ${message}`)
+    return rowsFor(message)
   } finally {
-    await node.stop()
+    await client.stop()
+    await servers.stop()
     await remote.stop()
   }
 }

@@ -21,7 +21,7 @@ import (
 	mss "github.com/multiformats/go-multistream"
 )
 
-func runCase(ctx context.Context, h host.Host, p peer.ID, name string) map[string]any {
+func runCase(ctx context.Context, h host.Host, p peer.ID, name string, bench benchOptions) map[string]any {
 	switch name {
 	case "echo":
 		return caseEcho(ctx, h, p)
@@ -35,6 +35,10 @@ func runCase(ctx context.Context, h host.Host, p peer.ID, name string) map[strin
 		return caseUnsupported(ctx, h, p)
 	case "backlog":
 		return caseBacklog(ctx, h, p)
+	case "bench-echo":
+		return caseBenchEcho(ctx, h, p, bench.bytes)
+	case "bench-open":
+		return caseBenchOpen(ctx, h, p, bench.count)
 	}
 	return map[string]any{"case": name, "ok": false, "error": "unknown case"}
 }

@@ -44,12 +44,15 @@ const (
 	exitTimeout = 124
 )
 
-var cases = []string{"echo", "concurrent", "lp", "versions", "unsupported", "backlog"}
+var cases = []string{"echo", "concurrent", "lp", "versions", "unsupported", "backlog", "bench-echo", "bench-open"}
 
 const usage = `usage:
   go-peer listen [--timeout SECONDS]
   go-peer dial <multiaddr-with-/p2p/> <case> [--by-peer-id] [--timeout SECONDS]
-cases: echo, concurrent, lp, versions, unsupported, backlog`
+                [--bytes N] [--count N]
+cases: echo, concurrent, lp, versions, unsupported, backlog, bench-echo, bench-open
+  --bytes: bytes bench-echo sends (default 67108864)
+  --count: streams bench-open opens (default 2000)`
 
 type args struct {
 	mode     string // "listen" or "dial"
@@ -57,10 +60,11 @@ type args struct {
 	caseName string
 	byPeerID bool
 	timeout  time.Duration
+	bench    benchOptions
 }
 
 func parseArgs(raw []string) (*args, error) {
-	a := &args{timeout: 60 * time.Second}
+	a := &args{timeout: 60 * time.Second, bench: defaultBenchOptions()}
 	var positional []string
 	for i := 0; i < len(raw); i++ {
 		arg := raw[i]
@@ -83,6 +87,19 @@ func parseArgs(raw []string) (*args, error) {
 				return nil, err
 			}
 			a.timeout = d
+		case arg == "--bytes" || arg == "--count":
+			if i+1 >= len(raw) {
+				return nil, fmt.Errorf("%s needs a value", arg)
+			}
+			i++
+			if err := a.bench.set(arg[2:], raw[i]); err != nil {
+				return nil, err
+			}
+		case strings.HasPrefix(arg, "--bytes=") || strings.HasPrefix(arg, "--count="):
+			name, value, _ := strings.Cut(arg[2:], "=")
+			if err := a.bench.set(name, value); err != nil {
+				return nil, err
+			}
 		case arg == "-h" || arg == "--help":
 			return nil, errors.New("help")
 		case strings.HasPrefix(arg, "--"):
@@ -256,8 +273,10 @@ func run(a *args) int {
 	results := make(chan map[string]any, 1)
 	go func() {
 		started := time.Now()
-		res := runCase(ctx, h, info.ID, a.caseName)
-		res["ms"] = time.Since(started).Milliseconds()
+		res := runCase(ctx, h, info.ID, a.caseName, a.bench)
+		if _, timed := res["ms"]; !timed { // the bench cases time only their transfer
+			res["ms"] = time.Since(started).Milliseconds()
+		}
 		results <- res
 	}()
 	select {

@@ -50,6 +50,8 @@ const CASES: &[&str] = &[
     "versions",
     "unsupported",
     "backlog",
+    "bench-echo",
+    "bench-open",
 ];
 /// Largest length-prefixed message accepted by the `lp` server.
 const MAX_LP_MESSAGE: usize = 4 * 1024 * 1024;
@@ -63,7 +65,10 @@ const EXIT_TIMEOUT: i32 = 124;
 const USAGE: &str = "usage:
   rust-peer listen [--timeout SECONDS]
   rust-peer dial <multiaddr-with-/p2p/> <case> [--by-peer-id] [--timeout SECONDS]
-cases: echo, concurrent, lp, versions, unsupported, backlog";
+                  [--bytes N] [--count N]
+cases: echo, concurrent, lp, versions, unsupported, backlog, bench-echo, bench-open
+  --bytes: bytes bench-echo sends (default 67108864)
+  --count: streams bench-open opens (default 2000)";
 
 macro_rules! log {
     ($($arg:tt)*) => { eprintln!("rust-peer: {}", format_args!($($arg)*)) };
@@ -84,12 +89,39 @@ enum Mode {
 struct Args {
     mode: Mode,
     timeout: Duration,
+    bench: BenchOptions,
+}
+
+/// Sizes of the `bench-echo` and `bench-open` cases.
+#[derive(Clone, Copy)]
+struct BenchOptions {
+    /// `bench-echo`: bytes sent (and echoed).
+    bytes: usize,
+    /// `bench-open`: streams opened one after another.
+    count: usize,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            bytes: 64 * 1024 * 1024,
+            count: 2000,
+        }
+    }
+}
+
+fn parse_count(name: &str, v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("invalid --{name} value {v:?} (a positive integer)")),
+    }
 }
 
 fn parse_args(raw: Vec<String>) -> Result<Args, String> {
     let mut positional = Vec::new();
     let mut timeout = Duration::from_secs(60);
     let mut by_peer_id = false;
+    let mut bench = BenchOptions::default();
     let mut it = raw.into_iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -99,6 +131,20 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
                 timeout = parse_timeout(&v)?;
             }
             s if s.starts_with("--timeout=") => timeout = parse_timeout(&s["--timeout=".len()..])?,
+            "--bytes" => {
+                let v = it.next().ok_or("--bytes needs a value")?;
+                bench.bytes = parse_count("bytes", &v)?;
+            }
+            "--count" => {
+                let v = it.next().ok_or("--count needs a value")?;
+                bench.count = parse_count("count", &v)?;
+            }
+            s if s.starts_with("--bytes=") => {
+                bench.bytes = parse_count("bytes", &s["--bytes=".len()..])?
+            }
+            s if s.starts_with("--count=") => {
+                bench.count = parse_count("count", &s["--count=".len()..])?
+            }
             "-h" | "--help" => return Err("help".into()),
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
             _ => positional.push(arg),
@@ -127,7 +173,11 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
         }
         _ => return Err("wrong arguments".into()),
     };
-    Ok(Args { mode, timeout })
+    Ok(Args {
+        mode,
+        timeout,
+        bench,
+    })
 }
 
 fn parse_timeout(v: &str) -> Result<Duration, String> {
@@ -348,7 +398,15 @@ async fn run(args: Args) -> Result<i32, Box<dyn Error>> {
             addr,
             case,
             by_peer_id,
-        } => dial(swarm, addr, &case, by_peer_id, deadline, args.timeout).await,
+        } => {
+            let target = DialTarget {
+                addr,
+                case: &case,
+                by_peer_id,
+                bench: args.bench,
+            };
+            dial(swarm, target, deadline, args.timeout).await
+        }
     }
 }
 
@@ -359,14 +417,26 @@ async fn drive_swarm(mut swarm: Swarm<Behaviour>) {
     }
 }
 
+/// What a `dial` run connects to and runs.
+struct DialTarget<'a> {
+    addr: Multiaddr,
+    case: &'a str,
+    by_peer_id: bool,
+    bench: BenchOptions,
+}
+
 async fn dial(
     mut swarm: Swarm<Behaviour>,
-    addr: Multiaddr,
-    case: &str,
-    by_peer_id: bool,
+    target: DialTarget<'_>,
     deadline: Instant,
     timeout: Duration,
 ) -> Result<i32, Box<dyn Error>> {
+    let DialTarget {
+        addr,
+        case,
+        by_peer_id,
+        bench,
+    } = target;
     let mut transport_addr = addr.clone();
     let peer = match transport_addr.pop() {
         Some(Protocol::P2p(peer)) => peer,
@@ -416,7 +486,7 @@ async fn dial(
     tokio::spawn(drive_swarm(swarm));
 
     let result = tokio::select! {
-        r = run_case(control, peer, case) => r,
+        r = run_case(control, peer, case, bench) => r,
         _ = stdin_closed() => {
             log!("stdin closed before case {case} finished, aborting");
             fail("aborted: stdin closed".into());
@@ -606,7 +676,7 @@ fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-async fn run_case(control: Control, peer: PeerId, case: &str) -> Value {
+async fn run_case(control: Control, peer: PeerId, case: &str, bench: BenchOptions) -> Value {
     let started = Instant::now();
     let mut result = match case {
         "echo" => case_echo(control, peer).await,
@@ -615,10 +685,14 @@ async fn run_case(control: Control, peer: PeerId, case: &str) -> Value {
         "versions" => case_versions(control, peer).await,
         "unsupported" => case_unsupported(control, peer).await,
         "backlog" => case_backlog(control, peer).await,
+        "bench-echo" => case_bench_echo(control, peer, bench.bytes).await,
+        "bench-open" => case_bench_open(control, peer, bench.count).await,
         other => json!({ "case": other, "ok": false, "error": "unknown case" }),
     };
     if let Value::Object(map) = &mut result {
-        map.insert("ms".into(), json!(started.elapsed().as_millis() as u64));
+        // The bench cases time only their transfer and set `ms` themselves.
+        map.entry("ms")
+            .or_insert_with(|| json!(started.elapsed().as_millis() as u64));
     }
     result
 }
@@ -938,4 +1012,109 @@ async fn case_backlog(control: Control, peer: PeerId) -> Value {
         }
     }
     json!({ "case": "backlog", "ok": all_done, "outcomes": outcomes, "details": how })
+}
+
+/// Size of every write of `bench-echo`.
+const BENCH_CHUNK: usize = 64 * 1024;
+
+fn millis(d: Duration) -> f64 {
+    d.as_micros() as f64 / 1000.0
+}
+
+/// Sends `size` bytes on one echo stream in 64 KiB writes while reading the
+/// echo, half-closes and reads to the end. The time starts once the stream is
+/// open (negotiated), so the dial is not in the figure.
+async fn case_bench_echo(mut control: Control, peer: PeerId, size: usize) -> Value {
+    let fail = |e: String| json!({ "case": "bench-echo", "ok": false, "bytes": size, "error": e });
+    let stream = match control.open_stream(peer, ECHO).await {
+        Ok(s) => s,
+        Err(e) => return fail(format!("open_stream: {e}")),
+    };
+    let chunk = pseudo_random(7, BENCH_CHUNK);
+    let started = Instant::now();
+    let (mut reader, mut writer) = stream.split();
+    let write = async {
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(BENCH_CHUNK);
+            writer.write_all(&chunk[..n]).await?;
+            left -= n;
+        }
+        writer.close().await
+    };
+    let read = async {
+        let mut buf = vec![0u8; BENCH_CHUNK];
+        let mut received = 0usize;
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) => return Ok(received),
+                Ok(n) => received += n,
+                Err(e) => return Err((received, e)),
+            }
+        }
+    };
+    let (written, read) = futures::join!(write, read);
+    let elapsed = started.elapsed();
+    if let Err(e) = written {
+        return fail(format!("write: {e}"));
+    }
+    match read {
+        Err((received, e)) => fail(format!("read after {received} bytes: {e}")),
+        Ok(received) if received != size => fail(format!("sent {size} bytes, got {received} back")),
+        Ok(_) => json!({
+            "case": "bench-echo",
+            "ok": true,
+            "bytes": size,
+            "ms": millis(elapsed),
+            "mbps": size as f64 / 1e6 / elapsed.as_secs_f64(),
+        }),
+    }
+}
+
+/// Opens an echo stream, writes one byte, half-closes and reads the one-byte
+/// echo to the end.
+async fn bench_open_once(control: &mut Control, peer: PeerId) -> Result<(), String> {
+    let mut stream = control
+        .open_stream(peer, ECHO)
+        .await
+        .map_err(|e| format!("open_stream: {e}"))?;
+    stream
+        .write_all(&[1])
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    stream.close().await.map_err(|e| format!("close: {e}"))?;
+    let mut echoed = Vec::with_capacity(2);
+    stream
+        .read_to_end(&mut echoed)
+        .await
+        .map_err(|e| format!("read: {e}"))?;
+    match echoed.as_slice() {
+        [1] => Ok(()),
+        other => Err(format!("sent 1 byte, got {} back", other.len())),
+    }
+}
+
+/// `count` sequential echo round trips of one byte on the established
+/// connection. One more, before the clock starts, is opened on its own (see
+/// `open_first`) and warms the connection up. Sequential opens never find
+/// `libp2p-stream`'s one-slot accept channel of the remote full.
+async fn case_bench_open(mut control: Control, peer: PeerId, count: usize) -> Value {
+    let fail = |e: String| json!({ "case": "bench-open", "ok": false, "count": count, "error": e });
+    if let Err(e) = bench_open_once(&mut control, peer).await {
+        return fail(format!("warm-up: {e}"));
+    }
+    let started = Instant::now();
+    for i in 0..count {
+        if let Err(e) = bench_open_once(&mut control, peer).await {
+            return fail(format!("stream {i}: {e}"));
+        }
+    }
+    let elapsed = started.elapsed();
+    json!({
+        "case": "bench-open",
+        "ok": true,
+        "count": count,
+        "ms": millis(elapsed),
+        "opensPerSec": count as f64 / elapsed.as_secs_f64(),
+    })
 }
