@@ -189,7 +189,7 @@ for (const implementation of ['go', 'rust'] satisfies Implementation[]) {
 
       try {
         const result = await dial('backlog')
-        expect(result.ok).to.be.true()
+        expect(result.ok, JSON.stringify(result)).to.be.true()
         expect(result.outcomes).to.deep.equal({ reset: 8, open: 2 })
         expect(incoming.dropped).to.equal(8)
         expect(incoming.queued).to.be.at.most(2)
