@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { bytes, createPair, eventually, readAll } from './fixtures/nodes.ts'
+import { bytes, pairPerTest, eventually, readAll } from './fixtures/nodes.ts'
 import type { Node, Transport } from './fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
 
@@ -14,15 +14,7 @@ for (const transport of ['tcp', 'memory'] satisfies Transport[]) {
   describe(`accept (${transport})`, () => {
     let listener: Node
     let dialer: Node
-    let stop: () => Promise<void>
-
-    beforeEach(async () => {
-      ({ listener, dialer, stop } = await createPair(transport))
-    })
-
-    afterEach(async () => {
-      await stop()
-    })
+    pairPerTest(transport, pair => { ({ listener, dialer } = pair) })
 
     it('queues streams until iterated and yields them in arrival order', async () => {
       const incoming = listener.services.stream.newControl().accept(PROTOCOL, { backlog: 8 })

@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import { collectGarbage } from './fixtures/gc.ts'
-import { createPair, eventually } from './fixtures/nodes.ts'
+import { pairPerTest, eventually } from './fixtures/nodes.ts'
 import type { Node } from './fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
 
@@ -9,15 +9,7 @@ const PROTOCOL = '/test/deregister/1.0.0'
 describe('deregistration', () => {
   let listener: Node
   let dialer: Node
-  let stop: () => Promise<void>
-
-  beforeEach(async () => {
-    ({ listener, dialer, stop } = await createPair('memory'))
-  })
-
-  afterEach(async () => {
-    await stop()
-  })
+  pairPerTest('memory', pair => { ({ listener, dialer } = pair) })
 
   /** Remote opens fail with UnsupportedProtocolError, and the protocol can be accepted again at once */
   async function expectDeregistered (): Promise<void> {

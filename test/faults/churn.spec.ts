@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events'
 import { expect } from 'aegir/chai'
-import { createPair, eventually, readAll } from '../fixtures/nodes.ts'
+import { pairPerTest, eventually, readAll } from '../fixtures/nodes.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import type { IncomingStreams } from '../../src/index.ts'
 import type { Node } from '../fixtures/nodes.ts'
@@ -66,15 +66,7 @@ describe(`churn: ${CYCLES} cycles leave nothing behind (memory transport)`, () =
 
   let listener: Node
   let dialer: Node
-  let stop: () => Promise<void>
-
-  beforeEach(async () => {
-    ({ listener, dialer, stop } = await createPair('memory'))
-  })
-
-  afterEach(async () => {
-    await stop()
-  })
+  pairPerTest('memory', pair => { ({ listener, dialer } = pair) })
 
   /** Waits until every stream of the pair's connection has closed at both ends */
   async function settled (): Promise<void> {

@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { createPair, eventually } from '../fixtures/nodes.ts'
+import { pairPerTest, eventually } from '../fixtures/nodes.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import type { IncomingStream } from '../../src/index.ts'
 import type { Node, Transport } from '../fixtures/nodes.ts'
@@ -80,15 +80,7 @@ for (const transport of ['tcp', 'memory'] satisfies Transport[]) {
 
     let listener: Node
     let dialer: Node
-    let stop: () => Promise<void>
-
-    beforeEach(async () => {
-      ({ listener, dialer, stop } = await createPair(transport))
-    })
-
-    afterEach(async () => {
-      await stop()
-    })
+    pairPerTest(transport, pair => { ({ listener, dialer } = pair) })
 
     const run = async (side: Side, how: Way): Promise<void> => { await loseWhileQueued(listener, dialer, side, how) }
 

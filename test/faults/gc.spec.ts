@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import { collectGarbage } from '../fixtures/gc.ts'
-import { createPair, eventually } from '../fixtures/nodes.ts'
+import { pairPerTest, eventually } from '../fixtures/nodes.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import type { Node } from '../fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
@@ -12,15 +12,7 @@ describe('an IncomingStreams garbage-collected with streams still queued', () =>
 
   let listener: Node
   let dialer: Node
-  let stop: () => Promise<void>
-
-  beforeEach(async () => {
-    ({ listener, dialer, stop } = await createPair('memory'))
-  })
-
-  afterEach(async () => {
-    await stop()
-  })
+  pairPerTest('memory', pair => { ({ listener, dialer } = pair) })
 
   it('resets the queued streams at their openers and deregisters', async function () {
     this.timeout(20_000)
