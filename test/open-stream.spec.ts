@@ -3,7 +3,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { bytes, createNode, createPair, readAll, writeAll } from './fixtures/nodes.ts'
+import { bytes, createNode, createPair, readAll, serveEcho, writeAll } from './fixtures/nodes.ts'
 import type { Node, Transport } from './fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
 import type { Server } from 'node:net'
@@ -12,17 +12,7 @@ const ECHO = '/test/echo/1.0.0'
 
 async function echo (node: Node): Promise<() => void> {
   const incoming = node.services.stream.newControl().accept(ECHO, { backlog: 1024 })
-
-  void (async () => {
-    for await (const { stream } of incoming) {
-      void (async () => {
-        for await (const chunk of stream) {
-          stream.send(chunk)
-        }
-        await stream.close()
-      })().catch(err => { stream.abort(err) })
-    }
-  })()
+  void serveEcho(incoming)
 
   return () => { incoming.close() }
 }

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events'
 import { expect } from 'aegir/chai'
-import { pairPerTest, eventually, readAll } from '../fixtures/nodes.ts'
+import { pairPerTest, eventually, readAll, serveEcho } from '../fixtures/nodes.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import type { IncomingStreams } from '../../src/index.ts'
 import type { Node } from '../fixtures/nodes.ts'
@@ -134,16 +134,7 @@ describe(`churn: ${CYCLES} cycles leave nothing behind (memory transport)`, () =
   it(`${CYCLES} open/echo/close cycles: no abort listener, timer or stream of ours remains`, async function () {
     this.timeout(120_000)
     const incoming = listener.services.stream.newControl().accept(PROTOCOL)
-    const serving = (async () => {
-      for await (const { stream } of incoming) {
-        void (async () => {
-          for await (const chunk of stream) {
-            stream.send(chunk)
-          }
-          await stream.close()
-        })().catch(err => { stream.abort(err) })
-      }
-    })()
+    const serving = serveEcho(incoming)
     const opener = dialer.services.stream.newControl()
     const shared = new AbortController()
 
