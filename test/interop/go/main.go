@@ -25,7 +25,10 @@ import (
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -37,34 +40,45 @@ const (
 	protoBacklog = protocol.ID("/interop/backlog/1.0.0")
 	protoNope    = protocol.ID("/interop/nope/1.0.0")
 
-	listenAddr = "/ip4/127.0.0.1/tcp/0"
-
 	exitFailed  = 1
 	exitUsage   = 2
 	exitTimeout = 124
 )
 
+// transports maps each --transport value to the address the peer listens on.
+// tcp and ws secure connections with noise, tls with TLS 1.3; all three use
+// yamux. quic brings its own security and stream multiplexing.
+var transports = map[string]string{
+	"tcp":  "/ip4/127.0.0.1/tcp/0",
+	"tls":  "/ip4/127.0.0.1/tcp/0",
+	"ws":   "/ip4/127.0.0.1/tcp/0/ws",
+	"quic": "/ip4/127.0.0.1/udp/0/quic-v1",
+}
+
 var cases = []string{"echo", "concurrent", "lp", "versions", "unsupported", "backlog", "bench-echo", "bench-open"}
 
 const usage = `usage:
-  go-peer listen [--timeout SECONDS]
-  go-peer dial <multiaddr-with-/p2p/> <case> [--by-peer-id] [--timeout SECONDS]
-                [--bytes N] [--count N]
+  go-peer listen [--transport T] [--timeout SECONDS]
+  go-peer dial <multiaddr-with-/p2p/> <case> [--transport T] [--by-peer-id]
+                [--timeout SECONDS] [--bytes N] [--count N]
 cases: echo, concurrent, lp, versions, unsupported, backlog, bench-echo, bench-open
+  --transport: tcp (TCP + noise + yamux, the default), tls (TCP + TLS + yamux),
+               ws (WebSockets + noise + yamux) or quic (QUIC v1)
   --bytes: bytes bench-echo sends (default 67108864)
   --count: streams bench-open opens (default 2000)`
 
 type args struct {
-	mode     string // "listen" or "dial"
-	addr     ma.Multiaddr
-	caseName string
-	byPeerID bool
-	timeout  time.Duration
-	bench    benchOptions
+	mode      string // "listen" or "dial"
+	transport string // a key of transports
+	addr      ma.Multiaddr
+	caseName  string
+	byPeerID  bool
+	timeout   time.Duration
+	bench     benchOptions
 }
 
 func parseArgs(raw []string) (*args, error) {
-	a := &args{timeout: 60 * time.Second, bench: defaultBenchOptions()}
+	a := &args{transport: "tcp", timeout: 60 * time.Second, bench: defaultBenchOptions()}
 	var positional []string
 	for i := 0; i < len(raw); i++ {
 		arg := raw[i]
@@ -87,6 +101,19 @@ func parseArgs(raw []string) (*args, error) {
 				return nil, err
 			}
 			a.timeout = d
+		case arg == "--transport" || strings.HasPrefix(arg, "--transport="):
+			value, found := strings.CutPrefix(arg, "--transport=")
+			if !found {
+				if i+1 >= len(raw) {
+					return nil, errors.New("--transport needs a value")
+				}
+				i++
+				value = raw[i]
+			}
+			if _, known := transports[value]; !known {
+				return nil, fmt.Errorf("unknown --transport %q (expected tcp, tls, ws or quic)", value)
+			}
+			a.transport = value
 		case arg == "--bytes" || arg == "--count":
 			if i+1 >= len(raw) {
 				return nil, fmt.Errorf("%s needs a value", arg)
@@ -163,7 +190,7 @@ func stdinClosed() <-chan struct{} {
 	return done
 }
 
-func newHost() (host.Host, error) {
+func newHost(transport string) (host.Host, error) {
 	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		return nil, err
@@ -175,17 +202,28 @@ func newHost() (host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	return libp2p.New(
+	opts := []libp2p.Option{
 		libp2p.Identity(priv),
-		libp2p.ListenAddrStrings(listenAddr),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ListenAddrStrings(transports[transport]),
 		libp2p.ResourceManager(rm),
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(),
 		libp2p.DisableIdentifyAddressDiscovery(),
-	)
+	}
+	switch transport {
+	case "tcp":
+		opts = append(opts, libp2p.Transport(tcp.NewTCPTransport), libp2p.Security(noise.ID, noise.New))
+	case "tls":
+		opts = append(opts, libp2p.Transport(tcp.NewTCPTransport), libp2p.Security(libp2ptls.ID, libp2ptls.New))
+	case "ws":
+		opts = append(opts, libp2p.Transport(websocket.New), libp2p.Security(noise.ID, noise.New))
+	case "quic":
+		opts = append(opts, libp2p.Transport(libp2pquic.NewTransport))
+	}
+	if transport != "quic" {
+		opts = append(opts, libp2p.Muxer(yamux.ID, yamux.DefaultTransport))
+	}
+	return libp2p.New(opts...)
 }
 
 func main() {
@@ -206,7 +244,7 @@ func main() {
 
 func run(a *args) int {
 	deadline := time.Now().Add(a.timeout)
-	h, err := newHost()
+	h, err := newHost(a.transport)
 	if err != nil {
 		log.Printf("error: cannot start host: %v", err)
 		return exitUsage
