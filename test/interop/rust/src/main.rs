@@ -21,16 +21,17 @@ use std::{
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::{
     Multiaddr, PeerId, Stream, StreamProtocol,
-    core::{Endpoint, transport::PortUse},
+    core::{Endpoint, Transport as _, transport::PortUse, upgrade},
     multiaddr::Protocol,
     noise,
     swarm::{
         ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, Swarm, SwarmEvent, THandler,
         THandlerInEvent, THandlerOutEvent, ToSwarm, behaviour::PeerAddresses, dummy,
     },
-    tcp, yamux,
+    tcp, tls, yamux,
 };
 use libp2p_stream::{Control, OpenStreamError};
+use libp2p_websocket as websocket;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
@@ -42,7 +43,38 @@ const V2: StreamProtocol = StreamProtocol::new("/interop/v/2.0.0");
 const BACKLOG: StreamProtocol = StreamProtocol::new("/interop/backlog/1.0.0");
 const NOPE: StreamProtocol = StreamProtocol::new("/interop/nope/1.0.0");
 
-const LISTEN_ADDR: &str = "/ip4/127.0.0.1/tcp/0";
+/// The transports of `--transport`: TCP + noise + yamux (the default), TCP +
+/// TLS + yamux, WebSockets + noise + yamux, and QUIC v1.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Tcp,
+    Tls,
+    Ws,
+    Quic,
+}
+
+impl Transport {
+    fn parse(v: &str) -> Result<Self, String> {
+        match v {
+            "tcp" => Ok(Self::Tcp),
+            "tls" => Ok(Self::Tls),
+            "ws" => Ok(Self::Ws),
+            "quic" => Ok(Self::Quic),
+            _ => Err(format!(
+                "unknown --transport {v:?} (expected tcp, tls, ws or quic)"
+            )),
+        }
+    }
+
+    /// The loopback address a peer of this transport listens on.
+    fn listen_addr(self) -> &'static str {
+        match self {
+            Self::Tcp | Self::Tls => "/ip4/127.0.0.1/tcp/0",
+            Self::Ws => "/ip4/127.0.0.1/tcp/0/ws",
+            Self::Quic => "/ip4/127.0.0.1/udp/0/quic-v1",
+        }
+    }
+}
 const CASES: &[&str] = &[
     "echo",
     "concurrent",
@@ -63,10 +95,12 @@ const EXIT_USAGE: i32 = 2;
 const EXIT_TIMEOUT: i32 = 124;
 
 const USAGE: &str = "usage:
-  rust-peer listen [--timeout SECONDS]
-  rust-peer dial <multiaddr-with-/p2p/> <case> [--by-peer-id] [--timeout SECONDS]
-                  [--bytes N] [--count N]
+  rust-peer listen [--transport T] [--timeout SECONDS]
+  rust-peer dial <multiaddr-with-/p2p/> <case> [--transport T] [--by-peer-id]
+                  [--timeout SECONDS] [--bytes N] [--count N]
 cases: echo, concurrent, lp, versions, unsupported, backlog, bench-echo, bench-open
+  --transport: tcp (TCP + noise + yamux, the default), tls (TCP + TLS + yamux),
+               ws (WebSockets + noise + yamux) or quic (QUIC v1)
   --bytes: bytes bench-echo sends (default 67108864)
   --count: streams bench-open opens (default 2000)";
 
@@ -88,6 +122,7 @@ enum Mode {
 
 struct Args {
     mode: Mode,
+    transport: Transport,
     timeout: Duration,
     bench: BenchOptions,
 }
@@ -121,6 +156,7 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
     let mut positional = Vec::new();
     let mut timeout = Duration::from_secs(60);
     let mut by_peer_id = false;
+    let mut transport = Transport::Tcp;
     let mut bench = BenchOptions::default();
     let mut it = raw.into_iter();
     while let Some(arg) = it.next() {
@@ -131,6 +167,13 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
                 timeout = parse_timeout(&v)?;
             }
             s if s.starts_with("--timeout=") => timeout = parse_timeout(&s["--timeout=".len()..])?,
+            "--transport" => {
+                let v = it.next().ok_or("--transport needs a value")?;
+                transport = Transport::parse(&v)?;
+            }
+            s if s.starts_with("--transport=") => {
+                transport = Transport::parse(&s["--transport=".len()..])?
+            }
             "--bytes" => {
                 let v = it.next().ok_or("--bytes needs a value")?;
                 bench.bytes = parse_count("bytes", &v)?;
@@ -175,6 +218,7 @@ fn parse_args(raw: Vec<String>) -> Result<Args, String> {
     };
     Ok(Args {
         mode,
+        transport,
         timeout,
         bench,
     })
@@ -270,24 +314,64 @@ struct Behaviour {
     addresses: AddressBook,
 }
 
-fn build_swarm(idle_timeout: Duration) -> Result<Swarm<Behaviour>, Box<dyn Error>> {
-    // yamux::Config::default() allows 512 concurrent streams per connection,
-    // well above the 64 the `concurrent` case needs.
-    let swarm = libp2p::SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default(),
-            noise::Config::new,
-            yamux::Config::default,
-        )?
-        .with_behaviour(|_| Behaviour {
-            stream: libp2p_stream::Behaviour::new(),
-            addresses: AddressBook::default(),
-        })?
-        // Connections must not be closed as idle while a test is between
-        // streams: keep them for the whole run.
-        .with_swarm_config(|c| c.with_idle_connection_timeout(idle_timeout))
-        .build();
+fn new_behaviour(_: &libp2p::identity::Keypair) -> Behaviour {
+    Behaviour {
+        stream: libp2p_stream::Behaviour::new(),
+        addresses: AddressBook::default(),
+    }
+}
+
+fn build_swarm(
+    transport: Transport,
+    idle_timeout: Duration,
+) -> Result<Swarm<Behaviour>, Box<dyn Error>> {
+    // Connections must not be closed as idle while a test is between streams:
+    // keep them for the whole run.
+    let config = |c: libp2p::swarm::Config| c.with_idle_connection_timeout(idle_timeout);
+    // yamux::Config::default() allows 512 concurrent streams per connection and
+    // QUIC's default 256, well above the 64 the `concurrent` case needs.
+    let builder = libp2p::SwarmBuilder::with_new_identity().with_tokio();
+    let swarm = match transport {
+        Transport::Tcp => builder
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )?
+            .with_behaviour(new_behaviour)?
+            .with_swarm_config(config)
+            .build(),
+        Transport::Tls => builder
+            .with_tcp(
+                tcp::Config::default(),
+                tls::Config::new,
+                yamux::Config::default,
+            )?
+            .with_behaviour(new_behaviour)?
+            .with_swarm_config(config)
+            .build(),
+        // WebSockets over plain TCP, built by hand: the builder's
+        // `with_websocket` also needs the `dns` feature, and the peers only
+        // ever dial 127.0.0.1.
+        Transport::Ws => builder
+            .with_other_transport(|key| -> Result<_, Box<dyn Error + Send + Sync>> {
+                Ok(
+                    websocket::Config::new(tcp::tokio::Transport::new(tcp::Config::default()))
+                        .upgrade(upgrade::Version::V1Lazy)
+                        .authenticate(noise::Config::new(key)?)
+                        .multiplex(yamux::Config::default()),
+                )
+            })
+            .map_err(|e| e.to_string())?
+            .with_behaviour(new_behaviour)?
+            .with_swarm_config(config)
+            .build(),
+        Transport::Quic => builder
+            .with_quic()
+            .with_behaviour(new_behaviour)?
+            .with_swarm_config(config)
+            .build(),
+    };
     Ok(swarm)
 }
 
@@ -352,8 +436,8 @@ async fn main() {
 
 async fn run(args: Args) -> Result<i32, Box<dyn Error>> {
     let deadline = Instant::now() + args.timeout;
-    let mut swarm = build_swarm(args.timeout + Duration::from_secs(60))?;
-    swarm.listen_on(LISTEN_ADDR.parse()?)?;
+    let mut swarm = build_swarm(args.transport, args.timeout + Duration::from_secs(60))?;
+    swarm.listen_on(args.transport.listen_addr().parse()?)?;
 
     let listen_addr = match tokio::time::timeout_at(deadline, async {
         loop {
