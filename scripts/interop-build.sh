@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # Builds the Go and Rust interop peers (test/interop/{go,rust}) used by the
-# interop tests.
+# interop tests, and installs the JS side's QUIC transport (test/interop/quic).
 #
-#   scripts/interop-build.sh          # build both peers
+#   scripts/interop-build.sh          # all three
 #   scripts/interop-build.sh go       # build only the Go peer
 #   scripts/interop-build.sh rust     # build only the Rust peer
+#   scripts/interop-build.sh quic     # install only @chainsafe/libp2p-quic
 #
 # Binaries go to ${LIBP2P_STREAM_INTEROP_BIN:-$HOME/.cache/libp2p-stream/interop-bin}
 # as go-peer and rust-peer. Build caches stay outside the repository:
 #   - cargo: ${XDG_CACHE_HOME:-$HOME/.cache}/libp2p-stream/cargo-target
 #   - go:    the usual GOCACHE / GOMODCACHE (go env), unless already set
-# A missing toolchain is an error, never a silent skip.
+# @chainsafe/libp2p-quic goes to test/interop/quic/node_modules (ignored by
+# git), from that folder's own package.json and lock: it is not in the root
+# lock because the registry used here serves its native binary for
+# linux-x64-gnu only. A missing toolchain or QUIC binary is an error, never a
+# silent skip.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN_DIR="${LIBP2P_STREAM_INTEROP_BIN:-$HOME/.cache/libp2p-stream/interop-bin}"
 CARGO_TARGET="${XDG_CACHE_HOME:-$HOME/.cache}/libp2p-stream/cargo-target"
+QUIC_DIR="$ROOT/test/interop/quic"
+# the Node the npm scripts run (the `node` dev dependency), which loads the
+# native binary
+NODE="$ROOT/node_modules/.bin/node"
 
 die() {
   echo "interop-build: error: $*" >&2
@@ -27,16 +36,16 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(go rust)
+  targets=(go rust quic)
 fi
 for t in "${targets[@]}"; do
   case "$t" in
-    go | rust) ;;
+    go | rust | quic) ;;
     -h | --help)
-      sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
-    *) die "unknown target '$t' (expected: go, rust)" ;;
+    *) die "unknown target '$t' (expected: go, rust, quic)" ;;
   esac
 done
 
@@ -54,6 +63,10 @@ for t in "${targets[@]}"; do
         die "the Rust toolchain ('cargo') is missing: the Rust interop peer needs Rust >= 1.85 (edition 2024).
   Install it with rustup (https://rustup.rs), make sure 'cargo' is on PATH,
   then run this script again."
+      ;;
+    quic)
+      [ -x "$NODE" ] && command -v npm >/dev/null 2>&1 ||
+        die "the QUIC transport needs npm and the project's Node ($NODE): run 'npm ci' in $ROOT first."
       ;;
   esac
 done
@@ -84,11 +97,36 @@ build_rust() {
   echo "interop-build: rust-peer built in $(elapsed "$start")s" >&2
 }
 
+build_quic() {
+  local start platform
+  start="$(now)"
+  platform="$("$NODE" -p 'process.platform + "-" + process.arch')"
+  echo "interop-build: installing @chainsafe/libp2p-quic in $QUIC_DIR (node $("$NODE" --version), $platform)" >&2
+  # Not 'npm ci': the lock holds only the linux-x64-gnu binary (the only one
+  # the registry here serves), and npm ci refuses a lock without the other
+  # platforms' optional binaries. 'npm install --no-save' installs the locked
+  # versions and leaves package-lock.json as it is.
+  (
+    cd "$QUIC_DIR"
+    npm install --no-save --no-audit --no-fund --loglevel=error >&2
+  ) || die "npm install in test/interop/quic failed"
+  (
+    cd "$QUIC_DIR"
+    "$NODE" --input-type=module -e "await import('@chainsafe/libp2p-quic').then(m => m.quic())" >&2
+  ) || die "@chainsafe/libp2p-quic is installed but cannot load its native binary for $platform.
+  The lock in test/interop/quic has the linux-x64-gnu binary only (the registry this
+  project uses serves no other): the QUIC column of the interop matrix runs on
+  x86-64 Linux with glibc."
+  echo "interop-build: @chainsafe/libp2p-quic ready in $(elapsed "$start")s" >&2
+}
+
 for t in "${targets[@]}"; do
   "build_$t"
 done
 
-echo "interop peers are in $BIN_DIR:"
 for t in "${targets[@]}"; do
-  echo "  $BIN_DIR/$t-peer"
+  case "$t" in
+    quic) echo "QUIC transport for the JS side: $QUIC_DIR/node_modules/@chainsafe/libp2p-quic" ;;
+    *) echo "interop peer: $BIN_DIR/$t-peer" ;;
+  esac
 done
