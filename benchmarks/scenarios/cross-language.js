@@ -1,6 +1,8 @@
 // 6. Cross-language: echo throughput and sequential open rate between JS and
-// the go-libp2p / rust-libp2p interop peers (built from test/interop), all in
-// one run, rounds interleaved. For each remote peer X:
+// the go-libp2p / rust-libp2p interop peers (built from test/interop), over
+// each transport of the interop matrix (TCP+noise+yamux, TCP+TLS+yamux,
+// WebSockets+noise+yamux, QUIC v1), all in one run, rounds interleaved. For
+// each remote peer X and each transport:
 //
 //   JS -> X     libp2p-stream openStream vs raw dialProtocol, X listening
 //   X -> X      two instances of X (`X dial ... bench-echo|bench-open` against
@@ -16,25 +18,32 @@
 // between two stacks) is recorded in its row and left out of later rounds.
 //
 // The binaries live at ~/.cache/libp2p-stream/interop-bin/{go-peer,rust-peer}
-// (see test/interop/README.md); a peer whose binary is missing is skipped.
+// (see test/interop/README.md); a peer whose binary is missing is skipped, and
+// so is QUIC when test/interop/quic has no @chainsafe/libp2p-quic (both
+// installed by scripts/interop-build.sh), each with a row saying why. The JS
+// nodes are built with the interop tests' transport options
+// (dist/test/interop/fixtures/transports.js, from `npm run build`).
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createNode } from '../lib/nodes.js'
+import { createLibp2p } from 'libp2p'
+import { stream } from '../../dist/src/index.js'
+import { LISTEN, TRANSPORTS, transportOptions } from '../../dist/test/interop/fixtures/transports.js'
 import { countBytes, echoBack, KiB, median, MiB, sendBytes, settle, summary } from '../lib/util.js'
 
 export const name = 'cross-language'
-export const title = 'Cross-language echo MB/s and sequential opens/s: JS <-> go-libp2p / rust-libp2p, and Go -> Go, Rust -> Rust (/interop/echo/1.0.0, TCP+noise+yamux)'
+export const title = 'Cross-language echo MB/s and sequential opens/s: JS <-> go-libp2p / rust-libp2p, and Go -> Go, Rust -> Rust (/interop/echo/1.0.0), over TCP+noise+yamux, TCP+TLS+yamux, WebSockets+noise+yamux and QUIC v1'
 
 export const BIN_DIR = process.env.LIBP2P_STREAM_INTEROP_BIN ?? join(os.homedir(), '.cache', 'libp2p-stream', 'interop-bin')
 export const PEERS = ['go-peer', 'rust-peer']
 const ECHO = '/interop/echo/1.0.0'
 const CHUNK = new Uint8Array(64 * KiB).fill(0x5a)
 const ONE = new Uint8Array([1])
-const TRANSPORT = 'TCP+noise+yamux'
+/** Labels of the transports, by their --transport name */
+const TRANSPORT_LABELS = { tcp: 'TCP+noise+yamux', tls: 'TCP+TLS+yamux', ws: 'WS+noise+yamux', quic: 'QUIC-v1' }
 /** --timeout of a `listen` peer, seconds: stdin closing ends it long before */
 const LISTEN_TIMEOUT = 3600
 
@@ -98,12 +107,33 @@ function startPeer (bin, args) {
 }
 
 /**
- * Starts `<bin> listen` and resolves with its addresses and a stop()
+ * A js-libp2p node with the libp2p-stream service over `transport`, listening
+ * on loopback when `listen` is true
+ *
+ * @param {string} transport - tcp, tls, ws or quic
+ * @param {boolean} listen
+ */
+async function createNode (transport, listen) {
+  return createLibp2p({
+    addresses: { listen: listen ? [LISTEN[transport]] : [] },
+    ...await transportOptions(transport),
+    connectionManager: {
+      // the peers dial the same host many times in a row on purpose
+      inboundConnectionThreshold: 1_000_000,
+      maxIncomingPendingConnections: 1_000
+    },
+    services: { stream: stream() }
+  })
+}
+
+/**
+ * Starts `<bin> listen` over `transport` and resolves with its addresses and a stop()
  *
  * @param {string} bin
+ * @param {string} transport
  */
-async function listen (bin) {
-  const peer = startPeer(bin, ['listen', '--timeout', String(LISTEN_TIMEOUT)])
+async function listen (bin, transport) {
+  const peer = startPeer(bin, ['listen', '--transport', transport, '--timeout', String(LISTEN_TIMEOUT)])
   try {
     return { ...await peer.ready, stop: peer.stop, stderr: peer.stderr }
   } catch (err) {
@@ -155,6 +185,15 @@ export async function run ({ quick, log }) {
   }
   const rows = []
 
+  // QUIC needs @chainsafe/libp2p-quic from test/interop/quic: without it
+  // (or its native binary) the QUIC rows say why instead
+  let quicMissing
+  try {
+    await transportOptions('quic')
+  } catch (err) {
+    quicMissing = err.message
+  }
+
   for (const peerName of PEERS) {
     const bin = join(BIN_DIR, peerName)
     if (!existsSync(bin)) {
@@ -162,7 +201,14 @@ export async function run ({ quick, log }) {
       rows.push({ scenario: name, figure: `JS <-> ${peerName}`, skipped: `no binary at ${bin}` })
       continue
     }
-    rows.push(...await measurePeer({ ...options, peerName, bin }))
+    for (const transport of TRANSPORTS) {
+      if (transport === 'quic' && quicMissing != null) {
+        log(`  ${peerName} over ${TRANSPORT_LABELS[transport]}: skipped, ${quicMissing}`)
+        rows.push({ scenario: name, figure: `JS <-> ${peerName}`, transport: TRANSPORT_LABELS[transport], skipped: quicMissing })
+        continue
+      }
+      rows.push(...await measurePeer({ ...options, peerName, bin, transport }))
+    }
   }
 
   return rows
@@ -170,9 +216,9 @@ export async function run ({ quick, log }) {
 
 // JS serves echo for a remote dialer: one node with libp2p-stream's accept,
 // one with raw handle()
-async function echoServers () {
-  const acceptNode = await createNode('tcp', true)
-  const handleNode = await createNode('tcp', true)
+async function echoServers (transport) {
+  const acceptNode = await createNode(transport, true)
+  const handleNode = await createNode(transport, true)
   const incoming = acceptNode.services.stream.newControl().accept(ECHO, { backlog: 16 })
   const serving = (async () => {
     for await (const { stream } of incoming) {
@@ -194,24 +240,26 @@ async function echoServers () {
 }
 
 async function measurePeer (options) {
-  const { peerName, bin, bytes, opens, rounds, dialTimeout, log } = options
+  const { peerName, bin, transport, bytes, opens, rounds, dialTimeout, log } = options
+  const label = TRANSPORT_LABELS[transport]
   const short = peerName.replace(/-peer$/, '')
   const Short = short[0].toUpperCase() + short.slice(1)
   const rowsFor = message => [
-    { scenario: name, figure: `JS <-> ${peerName}`, transport: TRANSPORT, failed: { stream: message, raw: message } }
+    { scenario: name, figure: `JS <-> ${peerName}`, transport: label, failed: { stream: message, raw: message } }
   ]
 
   let remote
   let client
   let servers
   try {
-    remote = await listen(bin)
-    client = await createNode('tcp', false)
-    servers = await echoServers()
+    remote = await listen(bin, transport)
+    client = await createNode(transport, false)
+    servers = await echoServers(transport)
   } catch (err) {
     const message = describe(err, remote?.stderr())
-    log(`  ${peerName}: FAILED to start: ${message}`)
+    log(`  ${peerName} over ${label}: FAILED to start: ${message}`)
     await client?.stop()
+    await servers?.stop()
     await remote?.stop()
     return rowsFor(message)
   }
@@ -255,7 +303,7 @@ async function measurePeer (options) {
     // a peer process dialing `to`: X -> X (the listener) or X -> JS
     const targets = { native: remote.addrs[0], toAccept: servers.accept, toHandle: servers.handle }
     const remoteLogs = { native: remote.stderr, toAccept: () => '', toHandle: () => '' }
-    const timeout = ['--timeout', String(dialTimeout)]
+    const timeout = ['--transport', transport, '--timeout', String(dialTimeout)]
     const peerEcho = async (side, size) => (await peerDial(bin, targets[side], 'bench-echo', ['--bytes', String(size), ...timeout], remoteLogs[side])).mbps
     const peerOpens = async (side, n) => (await peerDial(bin, targets[side], 'bench-open', ['--count', String(n), ...timeout], remoteLogs[side])).opensPerSec
 
@@ -285,7 +333,7 @@ async function measurePeer (options) {
         await new Promise(resolve => setTimeout(resolve, 200)) // let the remote log why
         // a peer dial names its own logs; a JS opener's remote is the listener
         failures[metric][side] = err instanceof PeerDialError ? err.message : describe(err, remote.stderr())
-        log(`  ${labels[side]} ${metric}: FAILED ${failures[metric][side]}`)
+        log(`  ${labels[side]} ${metric} over ${label}: FAILED ${failures[metric][side]}`)
         return undefined
       }
     }
@@ -306,7 +354,7 @@ async function measurePeer (options) {
           round[side] = await attempt(metric, side, sizes[metric])
         }
         perRound[metric].push(round)
-        log(`  ${peerName} ${metric} round ${i + 1}/${rounds}: ${SIDES.map(s => `${labels[s]} ${round[s]?.toFixed(1) ?? 'failed'}`).join(', ')} ${units[metric]}`)
+        log(`  ${peerName} ${label} ${metric} round ${i + 1}/${rounds}: ${SIDES.map(s => `${labels[s]} ${round[s]?.toFixed(1) ?? 'failed'}`).join(', ')} ${units[metric]}`)
       }
     }
 
@@ -335,7 +383,7 @@ async function measurePeer (options) {
     }
     const rows = []
     for (const metric of ['echo', 'opens']) {
-      const common = { scenario: name, transport: TRANSPORT, unit: units[metric], higherIsBetter: true, remotePeerId: remote.peerId }
+      const common = { scenario: name, transport: label, unit: units[metric], higherIsBetter: true, remotePeerId: remote.peerId }
       rows.push({
         ...common,
         figure: `JS -> ${Short} listener, ${what[metric]}: openStream | dialProtocol`,
@@ -366,7 +414,7 @@ async function measurePeer (options) {
     // peer can still be measured
     await new Promise(resolve => setTimeout(resolve, 200)) // let the remote log why
     const message = describe(err, remote.stderr())
-    log(`  JS <-> ${peerName}: FAILED ${message}`)
+    log(`  JS <-> ${peerName} over ${label}: FAILED ${message}`)
     return rowsFor(message)
   } finally {
     await client.stop()
