@@ -42,7 +42,7 @@ for t in "${targets[@]}"; do
   case "$t" in
     go | rust | quic) ;;
     -h | --help)
-      sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown target '$t' (expected: go, rust, quic)" ;;
