@@ -42,26 +42,5 @@ export const DEFAULT_NEGOTIATION_TIMEOUT = 10_000
  */
 export const MAX_PROTOCOL_LENGTH = 1024
 
-/**
- * The largest yamux data frame payload sent on streams this package hands
- * out, in bytes.
- *
- * js-yamux sizes each data frame by the whole send window the remote granted;
- * rust-yamux grows windows past 1 MiB and closes the connection on any frame
- * body over 1 MiB (`FrameTooLarge`). 1 MiB is that limit: smaller frames cost
- * throughput (measured: 64 KiB frames gave 0.74 of the uncapped rate on TCP,
- * 1 MiB frames the same rate).
- */
-export const MAX_DATA_FRAME = 1024 * 1024
-
-/**
- * Bytes a writer may queue on a stream from this package before
- * `stream.onDrain()` makes it wait for the remote.
- *
- * Waiting as soon as the send window is used up leaves the link idle while
- * the writer wakes up after each window update (measured on TCP: 0.70 of the
- * throughput of a writer that never waits; 0.76 with 1 MiB queued ahead; the
- * same throughput with 4 MiB). 4 MiB is also what libp2p lets a reader buffer
- * (`maxReadBufferLength`), so each side of a stream holds at most that much.
- */
-export const WRITE_AHEAD = 4 * 1024 * 1024
+/** The lane of an `accept` without lanes */
+export const DEFAULT_LANE = 'default'

@@ -1,29 +1,21 @@
-import { AbortError, InvalidParametersError, NotStartedError, TimeoutError, isPeerId } from '@libp2p/interface'
-import { DEFAULT_NEGOTIATION_TIMEOUT } from './constants.ts'
-import { OpenStreamError } from './errors.ts'
-import { fixStream } from './stream-fixes.ts'
-import { validateCount, validateFlag, validateOptions, validateProtocols, validateSignal, validateTarget, validateTimeout } from './validate.ts'
-import type { OpenStreamOptions } from './index.ts'
-import type { Shared } from './shared.ts'
-import type { Connection, DialTarget, Stream } from '@libp2p/interface'
+import { AbortError, NotStartedError, TimeoutError } from '@libp2p/interface'
+import { OpenStreamError } from '../errors.ts'
+import { fixStream, openAfterFirstStream } from '../libp2p-fixes/index.ts'
+import { resolveOpen } from '../options.ts'
+import type { Registry } from '../registry.ts'
+import type { Connection, Stream } from '@libp2p/interface'
 
 /**
  * Opens a stream to `target` for the first of `protocol` the remote supports,
  * dialling first when there is no connection. See `Control.openStream`.
  */
-export async function openStream (shared: Shared, target: DialTarget, protocol: string | string[], openOptions?: OpenStreamOptions): Promise<Stream> {
-  const dialTarget = validateTarget(target)
-  const protocols = validateProtocols(protocol)
-  const options = validateOptions<OpenStreamOptions>(openOptions)
-  const signal = validateSignal(options.signal)
-  const negotiationTimeout = validateTimeout(options.negotiationTimeout, 'negotiationTimeout', DEFAULT_NEGOTIATION_TIMEOUT)
-  const maxOutboundStreams = validateCount(options.maxOutboundStreams, 'maxOutboundStreams', shared.init.maxOutboundStreams, 1)
-  const runOnLimitedConnection = validateFlag(options.runOnLimitedConnection, 'runOnLimitedConnection')
-  const negotiateFully = validateFlag(options.negotiateFully, 'negotiateFully')
-  const force = validateFlag(options.force, 'force')
-  const given = validateConnection(options.connection, dialTarget)
+export async function openStream (registry: Registry, target: unknown, protocol: unknown, openOptions: unknown): Promise<Stream> {
+  const {
+    target: dialTarget, protocols, signal, negotiationTimeout, maxOutboundStreams,
+    runOnLimitedConnection, negotiateFully, force, connection: given
+  } = resolveOpen(target, protocol, openOptions, registry.init)
 
-  if (!shared.isRunning) {
+  if (!registry.isRunning) {
     throw new NotStartedError('The libp2p node is not started')
   }
 
@@ -40,7 +32,7 @@ export async function openStream (shared: Shared, target: DialTarget, protocol: 
     aborted = new AbortError('openStream was aborted')
     controller.abort(aborted)
   }
-  const untrack = shared.trackOpen(controller)
+  const untrack = registry.trackOpen(controller)
   let timer: ReturnType<typeof setTimeout> | undefined
 
   signal?.addEventListener('abort', onAbort, { once: true })
@@ -50,7 +42,7 @@ export async function openStream (shared: Shared, target: DialTarget, protocol: 
 
     try {
       // reuses an open connection to the peer if there is one
-      connection = given ?? await shared.components.connectionManager.openConnection(dialTarget, {
+      connection = given ?? await registry.components.connectionManager.openConnection(dialTarget, {
         signal: controller.signal,
         force
       })
@@ -73,10 +65,10 @@ export async function openStream (shared: Shared, target: DialTarget, protocol: 
       // a lazily negotiated stream proves nothing about the remote being ready
       const stream = negotiateFully === false
         ? await negotiate()
-        : await shared.firstStream.run(connection, negotiate, controller.signal)
+        : await openAfterFirstStream(connection, negotiate, controller.signal)
 
       fixStream(stream)
-      shared.metrics.onOpened(stream.protocol)
+      registry.metrics.onOpened(stream.protocol)
       return stream
     } catch (err: any) {
       if (err?.name === 'UnsupportedProtocolError' && !controller.signal.aborted) {
@@ -86,8 +78,8 @@ export async function openStream (shared: Shared, target: DialTarget, protocol: 
       throw explain(err, controller.signal, aborted, `Could not open a stream for ${protocols.join(', ')} to ${connection.remotePeer}`)
     }
   } catch (err: any) {
-    shared.metrics.onOpenError(err)
-    shared.log.trace('openStream %s to %s failed - %e', protocols, dialTarget, err)
+    registry.metrics.onOpenError(err)
+    registry.log.trace('openStream %s to %s failed - %e', protocols, dialTarget, err)
     throw err
   } finally {
     clearTimeout(timer)
@@ -112,22 +104,4 @@ function explain (err: Error, signal: AbortSignal, aborted: AbortError | undefin
   }
 
   return new OpenStreamError(`${context}: ${err?.message ?? String(err)}`, { cause: err })
-}
-
-function validateConnection (connection: unknown, target: DialTarget): Connection | undefined {
-  if (connection === undefined) {
-    return undefined
-  }
-
-  const conn = connection as Partial<Connection> | null
-
-  if (conn == null || typeof conn.newStream !== 'function' || !isPeerId(conn.remotePeer)) {
-    throw new InvalidParametersError('connection must be a libp2p Connection')
-  }
-
-  if (isPeerId(target) && !target.equals(conn.remotePeer)) {
-    throw new InvalidParametersError(`connection is to ${conn.remotePeer}, not to the target ${target}`)
-  }
-
-  return conn as Connection
 }
