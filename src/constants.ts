@@ -44,3 +44,22 @@ export const MAX_PROTOCOL_LENGTH = 1024
 
 /** The lane of an `accept` without lanes */
 export const DEFAULT_LANE = 'default'
+
+/**
+ * Bytes all queued streams of one `accept` may hold together.
+ *
+ * Queued streams are paused, so each holds at most the receive window its
+ * muxer granted before it was queued: 256 KiB on a fresh yamux stream, so
+ * the default backlog of 32 holds at most 8 MiB and never reaches this. The
+ * budget is what bounds larger backlogs and muxers with larger windows.
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024
+
+/**
+ * How long a stream may wait in a backlog, in ms, before it is reset.
+ *
+ * Three times js-libp2p's 10 s negotiation timeout: an opener that waited
+ * this long for an answer has most likely given up, and a slot it still
+ * holds is one an honest peer cannot use.
+ */
+export const DEFAULT_MAX_QUEUE_AGE = 30_000

@@ -1,7 +1,7 @@
 import { InvalidParametersError, isPeerId } from '@libp2p/interface'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_NEGOTIATION_TIMEOUT } from './constants.ts'
-import { validateCount, validateFlag, validateOptions, validateProtocols, validateSignal, validateTarget, validateTimeout } from './validate.ts'
-import type { AcceptOptions, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamInit } from './types.ts'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_NEGOTIATION_TIMEOUT } from './constants.ts'
+import { validateCount, validateFlag, validateFunction, validateOptions, validateProtocols, validateSignal, validateTarget, validateTimeout } from './validate.ts'
+import type { AcceptOptions, DroppedStream, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamInit } from './types.ts'
 import type { Connection, DialTarget } from '@libp2p/interface'
 
 /**
@@ -29,6 +29,9 @@ export interface ResolvedAccept {
   lanes: ResolvedLane[]
   maxInboundStreams: number
   maxOutboundStreams: number
+  maxQueuedBytes: number
+  maxQueueAge: number
+  onDrop?(drop: DroppedStream): void
   signal?: AbortSignal
   runOnLimitedConnection?: boolean
 }
@@ -62,7 +65,8 @@ export function resolveInit (init: unknown): ResolvedInit {
  * Checks the arguments of `accept` and fills in the defaults.
  */
 export function resolveAccept (protocol: unknown, acceptOptions: unknown, init: ResolvedInit): ResolvedAccept {
-  const protocols = validateProtocols(protocol)
+  // a copy: the caller may change its list, and close() must still know ours
+  const protocols = [...validateProtocols(protocol)]
   const options = validateOptions<AcceptOptions>(acceptOptions)
   const lanes = resolveLanes(options.lanes, options.backlog, options.maxPerPeer, init.backlog)
   const capacity = lanes.reduce((total, lane) => total + lane.backlog, 0)
@@ -72,6 +76,9 @@ export function resolveAccept (protocol: unknown, acceptOptions: unknown, init: 
     lanes,
     maxInboundStreams: validateCount(options.maxInboundStreams, 'maxInboundStreams', capacity + DEFAULT_INBOUND_HEADROOM, 1),
     maxOutboundStreams: validateCount(options.maxOutboundStreams, 'maxOutboundStreams', init.maxOutboundStreams, 1),
+    maxQueuedBytes: validateCount(options.maxQueuedBytes, 'maxQueuedBytes', DEFAULT_MAX_QUEUED_BYTES),
+    maxQueueAge: validateTimeout(options.maxQueueAge, 'maxQueueAge', DEFAULT_MAX_QUEUE_AGE),
+    onDrop: validateFunction(options.onDrop, 'onDrop'),
     signal: validateSignal(options.signal),
     runOnLimitedConnection: validateFlag(options.runOnLimitedConnection, 'runOnLimitedConnection')
   }
@@ -146,10 +153,6 @@ function resolveLane (name: string, laneOptions: unknown, defaultBacklog: number
     throw new InvalidParametersError('lanes must have non-empty names')
   }
 
-  if (options.match !== undefined && typeof options.match !== 'function') {
-    throw new InvalidParametersError(`lanes.${name}.match must be a function`)
-  }
-
   if (typeof priority !== 'number' || !Number.isSafeInteger(priority)) {
     throw new InvalidParametersError(`lanes.${name}.priority must be an integer`)
   }
@@ -160,7 +163,7 @@ function resolveLane (name: string, laneOptions: unknown, defaultBacklog: number
     maxPerPeer: validateCount(options.maxPerPeer, `lanes.${name}.maxPerPeer`, capacity),
     priority,
     weight: validateCount(options.weight ?? 1, `lanes.${name}.weight`, 1, 1),
-    match: options.match
+    match: validateFunction(options.match, `lanes.${name}.match`)
   }
 }
 

@@ -162,6 +162,6 @@ export class Registry {
       }
     }
 
-    this.log('stopped accepting %s (%d accepted, %d dropped)', acceptor.protocols, acceptor.accepted, acceptor.dropped)
+    this.log('stopped accepting %s (%d accepted, %d dropped)', acceptor.protocols, acceptor.ledger.accepted, acceptor.ledger.dropped)
   }
 }

@@ -1,15 +1,22 @@
 import { InvalidParametersError } from '@libp2p/interface'
-import { MoveRejectedError, StreamDroppedError } from '../errors.ts'
+import { MoveRejectedError } from '../errors.ts'
 import { fixStream } from '../libp2p-fixes/index.ts'
+import { Expiry } from './expiry.ts'
 import { Lane } from './lane.ts'
+import { Ledger } from './ledger.ts'
+import { networkGroup } from './network-group.ts'
+import { QueuedStream } from './queued-stream.ts'
 import { Schedule } from './schedule.ts'
-import type { LaneEntry } from './lane.ts'
+import type { Waiter } from './lane.ts'
+import type { Drop } from './ledger.ts'
 import type { StreamMetrics } from '../metrics.ts'
 import type { ResolvedAccept } from '../options.ts'
-import type { DropReason, IncomingStats, IncomingStream } from '../types.ts'
-import type { Connection, Logger, Stream } from '@libp2p/interface'
+import type { GoneReason, IncomingStats, IncomingStream } from '../types.ts'
+import type { AbortOptions, Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 export const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
+
+type Result = IteratorResult<IncomingStream, undefined>
 
 /** What an acceptor needs from the registry that created it */
 export interface AcceptorInit {
@@ -22,22 +29,20 @@ export interface AcceptorInit {
   onClose(acceptor: Acceptor): void
 }
 
-interface QueuedStream extends LaneEntry<IncomingStream> {
-  /** Takes the entry out of its lane when the stream closes while queued */
-  onStreamClose(): void
-}
-
 /**
- * The state of one `accept` call: its lanes and the readers waiting for a
- * stream from any of them. The registrar holds it through `handle`; it never
- * refers to the public handle, so that handle can be garbage-collected.
+ * The state of one `accept` call: its lanes, the readers waiting for a
+ * stream from any of them, and what its queued streams hold. The registrar
+ * holds it through `handle`; it never refers to the public handle, so that
+ * handle can be garbage-collected.
  *
  * An inbound stream goes: `handle` → the first lane whose `match` takes it →
- * a waiting reader, or the lane's queue, or a drop (reset and counted).
+ * a waiting reader, or the lane's queue (paused), or a drop (reset, counted
+ * and reported by the ledger).
  */
 export class Acceptor {
   readonly protocols: readonly string[]
   readonly log: Logger
+  readonly ledger: Ledger
   closed = false
   private readonly init: AcceptorInit
   private readonly lanes: Array<Lane<IncomingStream>>
@@ -45,10 +50,11 @@ export class Acceptor {
   private readonly fallback: Lane<IncomingStream>
   private readonly schedule: Schedule<Lane<IncomingStream>>
   /** Readers of the whole handle */
-  private readonly waiters: Array<(result: IteratorResult<IncomingStream, undefined>) => void> = []
-  /** Drops that happened before a lane was chosen */
-  private unrouted = 0
-  private readonly dropErrors = new Map<DropReason, StreamDroppedError>()
+  private readonly waiters: Array<Waiter<IncomingStream>> = []
+  /** Every queued stream, with the lane it waits in */
+  private readonly queued = new Map<Stream, { entry: QueuedStream, lane: Lane<IncomingStream> }>()
+  private readonly expiry: Expiry<{ entry: QueuedStream, lane: Lane<IncomingStream> }>
+  private queuedBytes = 0
 
   constructor (init: AcceptorInit) {
     this.init = init
@@ -58,25 +64,37 @@ export class Acceptor {
     this.byName = new Map(this.lanes.map(lane => [lane.name, lane]))
     this.fallback = this.lanes.find(lane => lane.match == null) ?? this.lanes[0]
     this.schedule = new Schedule(this.lanes)
+    this.ledger = new Ledger({ protocols: this.protocols, log: init.log, metrics: init.metrics, onDrop: init.options.onDrop })
+    this.expiry = new Expiry(init.options.maxQueueAge, () => this.queued.values(), ({ entry, lane }) => {
+      this.unqueue(entry, lane, false)
+      this.drop({ ...entry.item, reason: 'expired', lane: lane.name, moved: entry.moved, message: `waited over ${init.options.maxQueueAge} ms` })
+    })
   }
 
-  get queued (): number {
-    return this.sum(lane => lane.size)
-  }
-
-  get accepted (): number {
-    return this.sum(lane => lane.stats().accepted)
-  }
-
-  get dropped (): number {
-    return this.unrouted + this.sum(lane => lane.stats().dropped)
+  /** Streams waiting now, moved ones included */
+  get size (): number {
+    return this.queued.size
   }
 
   stats (): IncomingStats {
+    const { ledger } = this
+    let requeued = 0
+
+    for (const { entry } of this.queued.values()) {
+      requeued += entry.moved ? 1 : 0
+    }
+
     return {
-      queued: this.queued,
-      accepted: this.accepted,
-      dropped: this.dropped,
+      arrived: ledger.arrived,
+      queued: this.queued.size - requeued,
+      accepted: ledger.accepted,
+      dropped: ledger.dropped,
+      gone: ledger.gone,
+      requeued,
+      moved: this.lanes.reduce((total, lane) => total + lane.stats().moved, 0),
+      queuedBytes: this.queuedBytes,
+      dropReasons: { ...ledger.dropReasons },
+      goneReasons: { ...ledger.goneReasons },
       lanes: Object.fromEntries(this.lanes.map(lane => [lane.name, lane.stats()]))
     }
   }
@@ -97,9 +115,11 @@ export class Acceptor {
    * a waiting reader, queues it, or resets it. Returns at once.
    */
   readonly handle = (stream: Stream, connection: Connection): void => {
+    this.ledger.arrived++
+
     if (this.closed) {
       // negotiation began before the protocol was deregistered
-      this.drop(undefined, stream, connection, 'closed')
+      this.drop({ stream, connection, reason: 'closed' })
       return
     }
 
@@ -110,7 +130,7 @@ export class Acceptor {
       lane = this.route(item)
     } catch (err: any) {
       this.log.error('lane match threw for stream %s from %p - %e', stream.id, connection.remotePeer, err)
-      this.drop(undefined, stream, connection, 'match-error', `A lane's match threw: ${err?.message}`)
+      this.drop({ stream, connection, reason: 'match-error', message: `A lane's match threw: ${err?.message}` })
       return
     }
 
@@ -119,72 +139,65 @@ export class Acceptor {
     const { maxInboundStreams } = this.init.options
 
     if (this.init.countPeerStreams(connection, stream.protocol) > maxInboundStreams) {
-      this.drop(lane, stream, connection, 'stream-limit', `${connection.remotePeer} already has ${maxInboundStreams} inbound streams open for ${stream.protocol}`)
+      this.drop({ stream, connection, reason: 'stream-limit', lane: lane.name, message: `${connection.remotePeer} already has ${maxInboundStreams} inbound streams open for ${stream.protocol}` })
       return
     }
 
     fixStream(stream)
 
-    if (this.handOver(lane, item)) {
+    const waiter = lane.takeWaiter() ?? this.waiters.shift()
+
+    if (waiter != null) {
+      waiter(this.yield(lane, item, false))
       return
     }
 
-    const peer = item.peer.toString()
-    const admission = lane.admit(peer)
+    const group = networkGroup(connection.remoteAddr)
+    const admission = lane.admit(item.peer.toString(), group)
 
     if (!admission.admitted) {
-      this.drop(lane, stream, connection, admission.reason, `Lane ${lane.name} for ${stream.protocol}: ${admission.reason}`)
+      this.drop({ stream, connection, reason: admission.reason, lane: lane.name })
       return
     }
 
     if (admission.victim != null) {
-      const victim = this.unqueue(admission.victim as QueuedStream)
-      this.drop(lane, victim.stream, victim.connection, 'evicted', `Evicted from lane ${lane.name} for ${victim.protocol} to make room for another peer`)
+      const victim = admission.victim as QueuedStream
+      this.unqueue(victim, lane, false)
+      this.drop({ ...victim.item, reason: 'evicted', lane: lane.name, moved: victim.moved, message: `made room in lane ${lane.name} for ${group}` })
     }
 
-    this.enqueue(lane, item, peer)
+    this.enqueue(lane, item, group, false)
   }
 
   /**
    * The next stream from any lane, waiting for one if none is queued; done
-   * once closed.
+   * once closed. An aborted `signal` gives up the wait without taking one.
    */
-  async next (): Promise<IteratorResult<IncomingStream, undefined>> {
+  async next (options?: AbortOptions): Promise<Result> {
     const lane = this.schedule.pick()
 
     if (lane != null) {
       return this.shift(lane)
     }
 
-    if (this.closed) {
-      return DONE
-    }
-
-    return new Promise(resolve => {
-      this.waiters.push(resolve)
+    return this.wait(options?.signal, waiter => { this.waiters.push(waiter) }, waiter => {
+      const index = this.waiters.indexOf(waiter)
+      if (index !== -1) { this.waiters.splice(index, 1) }
     })
   }
 
-  /**
-   * The next stream from one lane, waiting for one if none is queued; done
-   * once closed.
-   */
-  async nextFrom (lane: Lane<IncomingStream>): Promise<IteratorResult<IncomingStream, undefined>> {
+  /** The same as `next`, from one lane alone */
+  async nextFrom (lane: Lane<IncomingStream>, options?: AbortOptions): Promise<Result> {
     if (lane.size > 0) {
       return this.shift(lane)
     }
 
-    if (this.closed) {
-      return DONE
-    }
-
-    return new Promise(resolve => {
-      lane.wait(resolve)
-    })
+    return this.wait(options?.signal, waiter => { lane.wait(waiter) }, waiter => { lane.cancelWait(waiter) })
   }
 
   /**
-   * Hands an accepted stream to another lane, to be yielded from it next.
+   * Hands an accepted stream to another lane, to be yielded from it next; a
+   * stream moved again before it was yielded leaves its former lane.
    */
   move (item: IncomingStream, name: string): void {
     const lane = this.lane(name)
@@ -197,19 +210,31 @@ export class Acceptor {
       throw new MoveRejectedError('stream-ended', `The stream is ${item.stream.status}`)
     }
 
-    const moved: IncomingStream = { ...item, lane: lane.name }
+    const previous = this.queued.get(item.stream)
+    const peer = item.peer.toString()
     const waiter = lane.takeWaiter() ?? this.waiters.shift()
 
-    if (waiter == null && lane.isFull) {
-      throw new MoveRejectedError('lane-full', `Lane ${lane.name} is full (${lane.capacity})`)
+    if (waiter == null && previous?.lane !== lane) {
+      if (lane.isFull) {
+        throw new MoveRejectedError('lane-full', `Lane ${lane.name} is full (${lane.capacity})`)
+      }
+
+      if (lane.isPeerOverLimit(peer)) {
+        throw new MoveRejectedError('peer-limit', `${peer} already holds ${lane.maxPerPeer} slots of lane ${lane.name}`)
+      }
+    }
+
+    if (previous != null) {
+      this.unqueue(previous.entry, previous.lane, false)
     }
 
     lane.countMoved()
+    const moved: IncomingStream = { ...item, lane: lane.name }
 
     if (waiter != null) {
-      waiter(this.yield(lane, moved))
+      waiter(this.yield(lane, moved, true))
     } else {
-      this.enqueue(lane, moved, moved.peer.toString(), true)
+      this.enqueue(lane, moved, previous?.entry.group ?? networkGroup(item.connection.remoteAddr), true)
     }
   }
 
@@ -222,18 +247,16 @@ export class Acceptor {
     }
 
     this.closed = true
+    this.expiry.stop()
     this.init.onClose(this)
 
     for (const waiter of [...this.waiters.splice(0), ...this.lanes.flatMap(lane => lane.takeWaiters())]) {
       waiter(DONE)
     }
 
-    for (const lane of this.lanes) {
-      for (const entry of lane.clear()) {
-        const { stream, connection, protocol } = entry.item
-        stream.removeEventListener('close', (entry as QueuedStream).onStreamClose)
-        this.drop(lane, stream, connection, 'closed', `No longer accepting ${protocol}`)
-      }
+    for (const { entry, lane } of [...this.queued.values()]) {
+      this.unqueue(entry, lane, false)
+      this.drop({ ...entry.item, reason: 'closed', lane: lane.name, moved: entry.moved, message: `no longer accepting ${entry.item.protocol}` })
     }
   }
 
@@ -248,87 +271,117 @@ export class Acceptor {
     return this.fallback
   }
 
-  /** Gives the stream to a reader already waiting for one of its lane; false if none is */
-  private handOver (lane: Lane<IncomingStream>, item: IncomingStream): boolean {
-    const waiter = lane.takeWaiter() ?? this.waiters.shift()
-
-    if (waiter == null) {
-      return false
+  private async wait (signal: AbortSignal | undefined, add: (waiter: Waiter<IncomingStream>) => void, remove: (waiter: Waiter<IncomingStream>) => void): Promise<Result> {
+    if (this.closed) {
+      return DONE
     }
 
-    waiter(this.yield(lane, item))
-    return true
-  }
+    signal?.throwIfAborted()
 
-  private enqueue (lane: Lane<IncomingStream>, item: IncomingStream, peer: string, first = false): void {
-    const entry: QueuedStream = {
-      item,
-      peer,
-      onStreamClose: () => {
-        if (lane.remove(entry)) {
-          item.stream.log('left lane %s before being accepted: %s', lane.name, item.stream.status)
-        }
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        remove(waiter)
+        reject(signal?.reason)
       }
-    }
+      const waiter: Waiter<IncomingStream> = result => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve(result)
+      }
 
-    lane.add(entry, first)
-    item.stream.addEventListener('close', entry.onStreamClose, { once: true })
+      add(waiter)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
-  /** Stops watching a stream that has left its lane */
-  private unqueue (entry: QueuedStream): IncomingStream {
-    entry.item.stream.removeEventListener('close', entry.onStreamClose)
+  private enqueue (lane: Lane<IncomingStream>, item: IncomingStream, group: string, moved: boolean): void {
+    const entry = new QueuedStream(item, group, moved, (_entry, delta) => { this.countBytes(delta) }, (e, evt) => { this.leave(e, evt) })
+
+    lane.add(entry, moved)
+    this.queued.set(item.stream, { entry, lane })
+    this.expiry.watch(entry.since)
+  }
+
+  /** Takes a queued stream out of its lane and stops watching it */
+  private unqueue (entry: QueuedStream, lane: Lane<IncomingStream>, resume: boolean): IncomingStream {
+    lane.remove(entry)
+    this.queued.delete(entry.item.stream)
+    this.queuedBytes -= entry.bytes
+    entry.release(resume)
+
     return entry.item
   }
 
   private shift (lane: Lane<IncomingStream>): IteratorYieldResult<IncomingStream> {
-    const entry = lane.shift() as QueuedStream
+    const entry = lane.entries()[0] as QueuedStream
 
-    return this.yield(lane, this.unqueue(entry))
+    return this.yield(lane, this.unqueue(entry, lane, true), entry.moved)
   }
 
-  private yield (lane: Lane<IncomingStream>, item: IncomingStream): IteratorYieldResult<IncomingStream> {
-    lane.countAccepted()
-    this.init.metrics.onAccepted(item.protocol, lane.name)
+  private yield (lane: Lane<IncomingStream>, item: IncomingStream, moved: boolean): IteratorYieldResult<IncomingStream> {
+    // a moved stream was counted when it was first yielded
+    if (!moved) {
+      lane.countAccepted()
+      this.ledger.countAccepted(item.protocol, lane.name)
+    }
 
     return { done: false, value: item }
   }
 
-  private drop (lane: Lane<IncomingStream> | undefined, stream: Stream, connection: Connection, reason: DropReason, message?: string): void {
-    if (lane == null) {
-      this.unrouted++
-    } else {
-      lane.countDropped()
+  /** A queued stream closed: its remote reset it, or its connection went */
+  private leave (entry: QueuedStream, evt: StreamCloseEvent): void {
+    const found = this.queued.get(entry.item.stream)
+
+    if (found == null) {
+      return
     }
 
-    this.log('resetting stream %s from %p for %s: %s%s', stream.id, connection.remotePeer, stream.protocol, reason, message == null ? '' : ` (${message})`)
-    this.init.metrics.onDropped(stream.protocol, lane?.name, reason)
-    stream.abort(this.dropError(reason))
+    const { stream, connection } = this.unqueue(entry, found.lane, false)
+    let reason: GoneReason = 'error'
+
+    if (stream.status === 'reset') {
+      reason = 'remote-reset'
+    } else if (connection.status !== 'open') {
+      reason = 'connection-closed'
+    }
+
+    if (!entry.moved) {
+      found.lane.countGone()
+      this.ledger.countGone(reason)
+    }
+
+    stream.log('left lane %s before being accepted: %s%s', found.lane.name, reason, evt.error == null ? '' : ` (${evt.error.message})`)
   }
 
-  /**
-   * One error per reason, reused: under a flood, building an error (and its
-   * stack trace) for each reset stream would cost more than the rest of the
-   * drop; the details of each drop are in the log line.
-   */
-  private dropError (reason: DropReason): StreamDroppedError {
-    let err = this.dropErrors.get(reason)
+  /** Keeps the bytes of all queued streams within `maxQueuedBytes` by resetting the largest */
+  private countBytes (delta: number): void {
+    this.queuedBytes += delta
 
-    if (err == null) {
-      err = new StreamDroppedError(reason, `Inbound stream for ${this.protocols.join(', ')} dropped: ${reason}`)
-      this.dropErrors.set(reason, err)
+    while (this.queuedBytes > this.init.options.maxQueuedBytes && this.queued.size > 0) {
+      let largest: { entry: QueuedStream, lane: Lane<IncomingStream> } | undefined
+
+      for (const queued of this.queued.values()) {
+        if (largest == null || queued.entry.bytes > largest.entry.bytes) {
+          largest = queued
+        }
+      }
+
+      if (largest == null) {
+        return
+      }
+
+      const { entry, lane } = largest
+      this.unqueue(entry, lane, false)
+      this.drop({ ...entry.item, reason: 'bytes-limit', lane: lane.name, moved: entry.moved, message: `it held ${entry.bytes} of the ${this.init.options.maxQueuedBytes} bytes queued streams may hold` })
     }
-
-    return err
   }
 
-  private sum (count: (lane: Lane<IncomingStream>) => number): number {
-    let total = 0
+  private drop (drop: Drop & { lane?: string }): void {
+    const lane = drop.lane == null ? undefined : this.byName.get(drop.lane)
 
-    for (const lane of this.lanes) {
-      total += count(lane)
+    if (drop.moved !== true) {
+      lane?.countDropped()
     }
 
-    return total
+    this.ledger.drop(drop)
   }
 }

@@ -1,7 +1,7 @@
 import { DONE } from './acceptor.ts'
 import type { Acceptor } from './acceptor.ts'
-import type { Lane } from './lane.ts'
 import type { IncomingStats, IncomingStream, IncomingStreams } from '../types.ts'
+import type { AbortOptions } from '@libp2p/interface'
 
 /**
  * Closes the acceptor of a handle that was garbage-collected while still open,
@@ -34,15 +34,15 @@ class IncomingStreamsHandle implements IncomingStreams {
   }
 
   get queued (): number {
-    return this.#acceptor.queued
+    return this.#acceptor.size
   }
 
   get accepted (): number {
-    return this.#acceptor.accepted
+    return this.#acceptor.ledger.accepted
   }
 
   get dropped (): number {
-    return this.#acceptor.dropped
+    return this.#acceptor.ledger.dropped
   }
 
   get closed (): boolean {
@@ -54,13 +54,17 @@ class IncomingStreamsHandle implements IncomingStreams {
     this.#acceptor.close()
   }
 
+  async next (options?: AbortOptions): Promise<IteratorResult<IncomingStream, undefined>> {
+    return this.#acceptor.next(options)
+  }
+
   lane (name: string): AsyncIterable<IncomingStream> {
     const lane = this.#acceptor.lane(name)
 
     return {
       [Symbol.asyncIterator]: () => ({
         // refers to the handle, so a worker in progress keeps it alive
-        next: async () => this.#next(lane)
+        next: async (options?: AbortOptions) => this.#acceptor.nextFrom(lane, options)
       })
     }
   }
@@ -73,14 +77,10 @@ class IncomingStreamsHandle implements IncomingStreams {
     return this.#acceptor.stats()
   }
 
-  async #next (lane: Lane<IncomingStream>): Promise<IteratorResult<IncomingStream, undefined>> {
-    return this.#acceptor.nextFrom(lane)
-  }
-
   [Symbol.asyncIterator] (): AsyncIterator<IncomingStream, undefined> {
     return {
       // the iterator refers to the handle, so a loop in progress keeps it alive
-      next: async () => this.#acceptor.next(),
+      next: async (options?: AbortOptions) => this.#acceptor.next(options),
       return: async () => {
         this.close()
         return DONE

@@ -1,10 +1,11 @@
 import type { ResolvedLane } from '../options.ts'
 import type { DropReason, LaneMatchInput, LaneStats } from '../types.ts'
 
-/** A queued item and the key of the peer holding its slot */
+/** A queued item, with the peer and the network group whose slot it holds */
 export interface LaneEntry<T> {
   item: T
   peer: string
+  group: string
 }
 
 /** A reader waiting for the next item of a lane */
@@ -19,9 +20,10 @@ export type Admission<T> =
  * One bounded FIFO queue, with its own readers, counters and per-peer slots.
  * It knows nothing of streams: the acceptor puts items in and takes them out.
  *
- * When full, an item from a peer holding fewer slots than the peer holding
- * the most takes the newest slot of that peer: one peer may fill an idle lane,
- * yet cannot keep others out of it.
+ * When full, an item from a network group holding fewer slots than the group
+ * holding the most takes the newest slot of that group's heaviest peer; within
+ * one group, the same holds between its peers. One peer, or one network with
+ * any number of peer ids, may fill an idle lane, yet cannot keep others out.
  */
 export class Lane<T> {
   readonly name: string
@@ -32,10 +34,13 @@ export class Lane<T> {
   readonly match?: (input: LaneMatchInput) => boolean
   private readonly queue: Array<LaneEntry<T>> = []
   private readonly waiters: Array<Waiter<T>> = []
-  private readonly slots = new Map<string, number>()
+  /** Slots held by each peer, and by each network group */
+  private readonly peerSlots = new Map<string, number>()
+  private readonly groupSlots = new Map<string, number>()
   private accepted = 0
   private dropped = 0
   private moved = 0
+  private gone = 0
 
   constructor (options: ResolvedLane) {
     this.name = options.name
@@ -56,22 +61,32 @@ export class Lane<T> {
   }
 
   stats (): LaneStats {
-    return { backlog: this.capacity, queued: this.queue.length, accepted: this.accepted, dropped: this.dropped, moved: this.moved }
+    return { backlog: this.capacity, queued: this.queue.length, accepted: this.accepted, dropped: this.dropped, moved: this.moved, gone: this.gone }
   }
 
   countAccepted (): void { this.accepted++ }
   countDropped (): void { this.dropped++ }
   countMoved (): void { this.moved++ }
+  countGone (): void { this.gone++ }
+
+  /** The entries, oldest first (moved ones at the front) */
+  entries (): ReadonlyArray<LaneEntry<T>> {
+    return this.queue
+  }
+
+  /** Whether `peer` is over `maxPerPeer` here (a peer may always fill a lane whose `maxPerPeer` is its size) */
+  isPeerOverLimit (peer: string): boolean {
+    return this.maxPerPeer < this.capacity && (this.peerSlots.get(peer) ?? 0) >= this.maxPerPeer
+  }
 
   /**
-   * Whether `peer` may queue an item here now, and which entry must make room
-   * for it. The victim is already out of the queue when this returns.
+   * Whether an item of `peer` from `group` may queue here now, and which entry
+   * must make room for it. The victim is already out of the queue when this
+   * returns.
    */
-  admit (peer: string): Admission<T> {
-    const held = this.slots.get(peer) ?? 0
-
+  admit (peer: string, group: string): Admission<T> {
     // a peer holding the whole lane is told the lane is full, not its limit
-    if (held >= this.maxPerPeer && this.maxPerPeer < this.capacity) {
+    if (this.isPeerOverLimit(peer)) {
       return { admitted: false, reason: 'peer-limit' }
     }
 
@@ -79,7 +94,7 @@ export class Lane<T> {
       return { admitted: true }
     }
 
-    const victim = this.heaviestNewest(held)
+    const victim = this.victimFor(peer, group)
 
     if (victim == null) {
       return { admitted: false, reason: 'backlog-full' }
@@ -98,7 +113,8 @@ export class Lane<T> {
       this.queue.push(entry)
     }
 
-    this.slots.set(entry.peer, (this.slots.get(entry.peer) ?? 0) + 1)
+    increment(this.peerSlots, entry.peer, 1)
+    increment(this.groupSlots, entry.group, 1)
   }
 
   /** Takes the oldest entry out of the queue */
@@ -121,27 +137,31 @@ export class Lane<T> {
     }
 
     this.queue.splice(index, 1)
-
-    const held = (this.slots.get(entry.peer) ?? 1) - 1
-
-    if (held === 0) {
-      this.slots.delete(entry.peer)
-    } else {
-      this.slots.set(entry.peer, held)
-    }
+    increment(this.peerSlots, entry.peer, -1)
+    increment(this.groupSlots, entry.group, -1)
 
     return true
   }
 
   /** Takes every entry out of the queue, oldest first */
   clear (): Array<LaneEntry<T>> {
-    this.slots.clear()
+    this.peerSlots.clear()
+    this.groupSlots.clear()
     return this.queue.splice(0)
   }
 
   /** Queues a reader of this lane alone */
   wait (waiter: Waiter<T>): void {
     this.waiters.push(waiter)
+  }
+
+  /** Takes a reader that gave up off the list */
+  cancelWait (waiter: Waiter<T>): void {
+    const index = this.waiters.indexOf(waiter)
+
+    if (index !== -1) {
+      this.waiters.splice(index, 1)
+    }
   }
 
   /** The longest-waiting reader of this lane alone, taken off the list */
@@ -155,20 +175,61 @@ export class Lane<T> {
   }
 
   /**
-   * The newest entry of the peer holding the most slots, if that peer holds at
-   * least two more than `held`.
+   * The entry to evict for an item of `peer` from `group`: the newest of the
+   * heaviest peer of another group holding at least two more slots than
+   * `group`, else of a peer of `group` holding at least two more than `peer`.
    */
-  private heaviestNewest (held: number): LaneEntry<T> | undefined {
-    let heaviest: string | undefined
-    let most = held + 1
+  private victimFor (peer: string, group: string): LaneEntry<T> | undefined {
+    const heavierGroup = heaviest(this.groupSlots, (this.groupSlots.get(group) ?? 0) + 1)
 
-    for (const [peer, count] of this.slots) {
-      if (count > most) {
-        heaviest = peer
-        most = count
+    if (heavierGroup != null) {
+      return this.newestOfHeaviestPeer(heavierGroup, 0)
+    }
+
+    return this.newestOfHeaviestPeer(group, (this.peerSlots.get(peer) ?? 0) + 1)
+  }
+
+  /** The newest entry of the peer of `group` holding the most slots, if more than `floor` */
+  private newestOfHeaviestPeer (group: string, floor: number): LaneEntry<T> | undefined {
+    let victim: LaneEntry<T> | undefined
+    let most = floor
+
+    // newest first, so among equally heavy peers the newest entry goes
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const entry = this.queue[i]
+      const held = this.peerSlots.get(entry.peer) ?? 0
+
+      if (entry.group === group && held > most) {
+        victim = entry
+        most = held
       }
     }
 
-    return heaviest == null ? undefined : this.queue.findLast(entry => entry.peer === heaviest)
+    return victim
+  }
+}
+
+/** The key with the largest count, if that count is more than `floor` */
+function heaviest (counts: Map<string, number>, floor: number): string | undefined {
+  let key: string | undefined
+  let most = floor
+
+  for (const [k, count] of counts) {
+    if (count > most) {
+      key = k
+      most = count
+    }
+  }
+
+  return key
+}
+
+function increment (counts: Map<string, number>, key: string, by: number): void {
+  const count = (counts.get(key) ?? 0) + by
+
+  if (count <= 0) {
+    counts.delete(key)
+  } else {
+    counts.set(key, count)
   }
 }
