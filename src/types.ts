@@ -175,9 +175,11 @@ export interface OpenStreamOptions {
   runOnLimitedConnection?: boolean
 
   /**
-   * With a single protocol, `false` lets libp2p send the protocol name with the
-   * first write instead of waiting a round trip; an unsupported protocol then
-   * shows up as an error on the first read or write instead of here.
+   * Passed on to libp2p's `newStream`. It has **no effect on js-libp2p 3.x**:
+   * `@libp2p/multistream-select` 7 negotiates fully whatever it says (its lazy,
+   * 0-RTT path went away in the v3 streams rewrite), so `openStream` always
+   * resolves after the remote agreed on the protocol. Kept so code written
+   * for a libp2p that honours it again needs no change.
    *
    * @default true
    */

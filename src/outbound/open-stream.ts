@@ -1,4 +1,4 @@
-import { AbortError, NotStartedError, TimeoutError } from '@libp2p/interface'
+import { AbortError, NotStartedError, StreamResetError, TimeoutError } from '@libp2p/interface'
 import { OpenStreamError } from '../errors.ts'
 import { fixStream, openAfterFirstStream } from '../libp2p-fixes/index.ts'
 import { resolveOpen } from '../options.ts'
@@ -20,7 +20,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
   }
 
   if (signal?.aborted === true) {
-    throw new AbortError('openStream was called with an aborted signal')
+    throw abortError('openStream was called with an aborted signal', signal)
   }
 
   // one signal for libp2p, aborted by the caller, by stop(), or by the
@@ -29,7 +29,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
   // made only when needed: an error's stack trace is a large part of an open
   let aborted: AbortError | undefined
   const onAbort = (): void => {
-    aborted = new AbortError('openStream was aborted')
+    aborted = abortError('openStream was aborted', signal)
     controller.abort(aborted)
   }
   const untrack = registry.trackOpen(controller)
@@ -62,16 +62,23 @@ export async function openStream (registry: Registry, target: unknown, protocol:
         runOnLimitedConnection,
         negotiateFully
       })
-      // a lazily negotiated stream proves nothing about the remote being ready
-      const stream = negotiateFully === false
-        ? await negotiate()
-        : await openAfterFirstStream(connection, negotiate, controller.signal)
+      // negotiateFully is passed on, but js-libp2p 3.x negotiates fully
+      // whatever it says, so the first-stream guard applies either way
+      const stream = await openAfterFirstStream(connection, negotiate, controller.signal)
+
+      // the remote may reset a stream it cannot take (a full backlog) as soon
+      // as it has agreed on the protocol; one that already did is no open
+      if (stream.status !== 'open') {
+        throw new OpenStreamError(`The remote ${stream.status === 'reset' ? 'reset' : 'closed'} the stream for ${stream.protocol} as soon as it was negotiated (its backlog may be full)`, {
+          cause: stream.status === 'reset' ? new StreamResetError('The remote reset the stream') : undefined
+        })
+      }
 
       fixStream(stream)
       registry.metrics.onOpened(stream.protocol)
       return stream
     } catch (err: any) {
-      if (err?.name === 'UnsupportedProtocolError' && !controller.signal.aborted) {
+      if ((err?.name === 'UnsupportedProtocolError' || err instanceof OpenStreamError) && !controller.signal.aborted) {
         throw err
       }
 
@@ -104,4 +111,19 @@ function explain (err: Error, signal: AbortSignal, aborted: AbortError | undefin
   }
 
   return new OpenStreamError(`${context}: ${err?.message ?? String(err)}`, { cause: err })
+}
+
+/**
+ * The `AbortError` an aborted call rejects with; the signal's reason (a
+ * `TimeoutError` from `AbortSignal.timeout()`, or the caller's own) is its
+ * `cause`.
+ */
+function abortError (message: string, signal?: AbortSignal): AbortError {
+  const err = new AbortError(message)
+
+  if (signal?.reason !== undefined) {
+    Object.defineProperty(err, 'cause', { value: signal.reason, writable: true, configurable: true })
+  }
+
+  return err
 }
