@@ -1,5 +1,5 @@
-import { openOrDropped, opened, wasReset } from './fixtures/drops.ts'
 import { expect } from 'aegir/chai'
+import { openOrDropped, opened, wasReset } from './fixtures/drops.ts'
 import { bytes, pairPerTest, eventually, readAll } from './fixtures/nodes.ts'
 import type { Opened } from './fixtures/drops.ts'
 import type { Node, Transport } from './fixtures/nodes.ts'
@@ -53,8 +53,10 @@ for (const transport of ['tcp', 'memory'] satisfies Transport[]) {
       const opener = dialer.services.stream.newControl()
       const streams: Opened[] = []
 
+      const target = listener.peerId
+
       for (let i = 0; i < 5; i++) {
-        const s = await openOrDropped(async () => opener.openStream(listener.peerId, PROTOCOL))
+        const s = await openOrDropped(async () => opener.openStream(target, PROTOCOL))
         streams.push(s)
         await eventually(() => incoming.queued + incoming.dropped === i + 1, `stream ${i} handled`)
       }
