@@ -8,9 +8,9 @@
 import { expect } from 'aegir/chai'
 import { openOrDropped } from '../fixtures/drops.ts'
 import { bytes, createPair, eventually } from '../fixtures/nodes.ts'
+import type { IncomingStreams } from '../../src/index.ts'
 import type { Opened } from '../fixtures/drops.ts'
 import type { Node } from '../fixtures/nodes.ts'
-import type { IncomingStreams } from '../../src/index.ts'
 
 const PROTOCOL = '/test/attack/bytes/1.0.0'
 const MiB = 1024 * 1024
@@ -42,6 +42,7 @@ async function flood (listener: Node, dialer: Node, incoming: IncomingStreams, c
         const s: Opened = await openOrDropped(async () => opener.openStream(target, PROTOCOL))
 
         if (!(s instanceof Error) && s.status === 'open') {
+          // the listener may reset it at any moment: then the write fails, as it should
           try { s.send(payload) } catch {}
         }
       }
