@@ -47,7 +47,7 @@ export { Control } from './control.ts'
 export { AlreadyRegisteredError, MoveRejectedError, OpenStreamError, StreamDroppedError } from './errors.ts'
 export { AbortError, InvalidParametersError, NotStartedError, UnsupportedProtocolError } from '@libp2p/interface'
 export type {
-  AcceptOptions, DropReason, IncomingStats, IncomingStream, IncomingStreams, LaneMatchInput, LaneOptions, LaneStats,
+  AcceptOptions, DroppedStream, DropReason, GoneReason, IncomingStats, IncomingStream, IncomingStreams, LaneMatchInput, LaneOptions, LaneStats,
   OpenStreamOptions, StreamComponents, StreamInit
 } from './types.ts'
 

@@ -338,9 +338,11 @@ export class Acceptor {
     const { stream, connection } = this.unqueue(entry, found.lane, false)
     let reason: GoneReason = 'error'
 
+    // nothing here closes a queued stream's write side, so a clean close
+    // means its transport went away
     if (stream.status === 'reset') {
       reason = 'remote-reset'
-    } else if (connection.status !== 'open') {
+    } else if (evt.error == null || connection.status !== 'open') {
       reason = 'connection-closed'
     }
 
