@@ -19,8 +19,11 @@ const PROTOCOL = '/test/attack/drops/1.0.0'
 /** How a stream's reader ends: 'clean' or the name of what it threw */
 async function readEnd (stream: Stream): Promise<string> {
   try {
-    for await (const _ of stream) {} // eslint-disable-line no-empty
-    return 'clean'
+    let bytes = 0
+    for await (const chunk of stream) {
+      bytes += chunk.byteLength
+    }
+    return bytes === 0 ? 'clean' : `clean after ${bytes} bytes`
   } catch (err: any) {
     return err.name
   }
