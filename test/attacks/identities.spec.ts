@@ -50,7 +50,7 @@ describe('attack: free identities from one network', function () {
       onDrop: ({ peer }) => { if (peer.equals(honest.peerId)) { honestDropped++ } }
     })
     const acceptedHonest = new Set<string>()
-    let flooding = true
+    const flooding = { on: true }
 
     // an application that falls behind: one stream every 5 ms
     const consumer = (async () => {
@@ -68,7 +68,7 @@ describe('attack: free identities from one network', function () {
       const control = node.services.stream.newControl()
       const target = multiaddr(v4!.toString())
 
-      while (flooding && opened < FLOOD_OPENS) {
+      while (flooding.on && opened < FLOOD_OPENS) {
         opened++
         await openOrDropped(async () => control.openStream(target, PROTOCOL)).catch(() => {})
       }
@@ -87,7 +87,7 @@ describe('attack: free identities from one network', function () {
 
     // the honest streams still queued are served (or dropped) before the end
     await eventually(() => acceptedHonest.size + honestDropped === HONEST_OPENS, 'every honest stream accepted or dropped', 10_000)
-    flooding = false
+    flooding.on = false
     await flood
     incoming.close()
     await consumer
