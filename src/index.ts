@@ -40,7 +40,7 @@
 
 import { Behaviour } from './behaviour.ts'
 import { resolveInit } from './options.ts'
-import type { StreamComponents, StreamInit } from './types.ts'
+import type { StreamComponents, StreamInit } from './types/index.ts'
 
 export { Behaviour } from './behaviour.ts'
 export { Control } from './control.ts'
@@ -49,7 +49,7 @@ export { AbortError, InvalidParametersError, NotStartedError, UnsupportedProtoco
 export type {
   AcceptOptions, DroppedStream, DropReason, GoneReason, IncomingStats, IncomingStream, IncomingStreams, LaneMatchInput, LaneOptions, LaneStats,
   OpenStreamOptions, StreamComponents, StreamInit
-} from './types.ts'
+} from './types/index.ts'
 
 /**
  * The service factory: `services: { stream: stream() }`.

@@ -1,4 +1,4 @@
-import type { DropReason } from './types.ts'
+import type { DropReason } from './types/index.ts'
 import type { CounterGroup, Metrics } from '@libp2p/interface'
 
 /**

@@ -12,7 +12,7 @@ import type { QueuedStream } from './queued-stream.ts'
 import type { Place } from './waiting-streams.ts'
 import type { StreamMetrics } from '../metrics.ts'
 import type { ResolvedAccept } from '../options.ts'
-import type { IncomingStats, IncomingStream } from '../types.ts'
+import type { IncomingStats, IncomingStream } from '../types/index.ts'
 import type { AbortOptions, Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 export const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }

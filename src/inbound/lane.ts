@@ -1,6 +1,6 @@
 import { Readers } from './readers.ts'
 import type { ResolvedLane } from '../options.ts'
-import type { DropReason, LaneMatchInput, LaneStats } from '../types.ts'
+import type { DropReason, LaneMatchInput, LaneStats } from '../types/index.ts'
 
 /** A queued item, with the peer and the network group whose slot it holds */
 export interface LaneEntry<T> {

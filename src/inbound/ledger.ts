@@ -1,6 +1,6 @@
 import { StreamDroppedError } from '../errors.ts'
 import type { StreamMetrics } from '../metrics.ts'
-import type { DropReason, DroppedStream, GoneReason, IncomingStats, LaneStats } from '../types.ts'
+import type { DropReason, DroppedStream, GoneReason, IncomingStats, LaneStats } from '../types/index.ts'
 import type { Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 const DROP_REASONS: DropReason[] = ['backlog-full', 'evicted', 'peer-limit', 'stream-limit', 'bytes-limit', 'expired', 'match-error', 'closed']

@@ -1,5 +1,5 @@
 import type { LaneEntry } from './lane.ts'
-import type { IncomingStream } from '../types.ts'
+import type { IncomingStream } from '../types/index.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 
 interface DataSink {

@@ -1,7 +1,7 @@
 import { Expiry } from './expiry.ts'
 import { QueuedStream } from './queued-stream.ts'
 import type { Lane } from './lane.ts'
-import type { IncomingStream } from '../types.ts'
+import type { IncomingStream } from '../types/index.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 
 /** A queued stream and the lane it waits in */
