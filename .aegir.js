@@ -4,8 +4,21 @@ export default {
     bundle: false
   },
   test: {
-    // node only: the package's tests start real TCP nodes and child processes
-    target: ['node']
+    // `npm test` runs node; `npm run test:browser` runs browser and webworker
+    // against a Node peer started here
+    target: ['node'],
+    async before (options) {
+      if (options.runner !== 'browser' && options.runner !== 'webworker') {
+        return {}
+      }
+      // built by aegir before the browser run
+      const { startNodePeer } = await import('./dist/test/fixtures/node-peer.js')
+      const peer = await startNodePeer()
+      return { peer, env: peer.env }
+    },
+    async after (options, before) {
+      await before?.peer?.stop()
+    }
   },
   docs: {
     entryPoint: 'src/index.ts'
