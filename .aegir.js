@@ -1,3 +1,20 @@
+import { fileURLToPath } from 'node:url'
+
+/**
+ * In browser bundles, `test/fixtures/gc.ts` (node:v8, node:vm) is replaced by
+ * `gc.browser.ts`, which calls the `gc()` Chromium exposes with --expose-gc.
+ *
+ * @type {import('esbuild').Plugin}
+ */
+const browserGc = {
+  name: 'libp2p-stream browser gc fixture',
+  setup (build) {
+    build.onResolve({ filter: /\/fixtures\/gc\.js$/ }, () => ({
+      path: fileURLToPath(new URL('./dist/test/fixtures/gc.browser.js', import.meta.url))
+    }))
+  }
+}
+
 /** @type {import('aegir').PartialOptions} */
 export default {
   build: {
@@ -7,6 +24,13 @@ export default {
     // `npm test` runs node; `npm run test:browser` runs browser and webworker
     // against a Node peer started here
     target: ['node'],
+    browser: {
+      config: {
+        // launch options go to launchPersistentContext with the context's
+        browserContextOptions: { args: ['--js-flags=--expose-gc'] },
+        buildConfig: { plugins: [browserGc] }
+      }
+    },
     async before (options) {
       if (options.runner !== 'browser' && options.runner !== 'webworker') {
         return {}
