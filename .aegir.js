@@ -62,7 +62,10 @@ export default {
       'node',
       // added for the interop matrix over TLS, which lands with test/interop
       // on its own branch; nothing on this branch imports it yet
-      '@libp2p/tls'
+      '@libp2p/tls',
+      // the examples import the package by its own name, as its users do
+      // (Node and esbuild resolve it to this repository through "exports")
+      'libp2p-stream'
     ]
   }
 }
