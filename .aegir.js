@@ -26,7 +26,8 @@ export default {
     target: ['node'],
     browser: {
       config: {
-        // launch options go to launchPersistentContext with the context's
+        // playwright-test passes these to launchPersistentContext, which takes
+        // launch options (args) beside context options; gc() for gc.browser.ts
         browserContextOptions: { args: ['--js-flags=--expose-gc'] },
         buildConfig: { plugins: [browserGc] }
       }
