@@ -9,6 +9,8 @@
 import { chromium } from 'playwright-core'
 import { startServer } from './server.js'
 
+setTimeout(() => { console.error('FAILED: no result within 60 s'); process.exit(1) }, 60_000).unref()
+
 const server = await startServer()
 const browser = await chromium.launch()
 const errors = []
