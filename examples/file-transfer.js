@@ -17,7 +17,7 @@
 //   midway (which libp2p reports as a normal end) is not taken for a
 //   complete file.
 //
-// Run: npm run build && node examples/file-transfer.js [size in MiB, default 32]
+// Run (Node 22+): npm run build && node examples/file-transfer.js [size in MiB, default 32]
 // Exits non-zero when the file that arrived differs from the one sent.
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
@@ -30,6 +30,12 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { stream } from 'libp2p-stream'
+
+// libp2p v3 needs Node 22 or newer; older ones fail deep inside a connection
+if (typeof Promise.withResolvers !== 'function') {
+  console.error('this example needs Node 22 or newer (libp2p v3), not %s; in this repository: ./node_modules/.bin/node', process.version)
+  process.exit(1)
+}
 
 const PROTOCOL = '/example/file/1.0.0'
 const MiB = 1024 * 1024

@@ -11,7 +11,7 @@
 // through a WeakMap) and the verified worker keeps reading from it; calling
 // lp.decode(stream) afresh there would silently lose those requests.
 //
-// Run: npm run build && node examples/request-response.js
+// Run (Node 22+): npm run build && node examples/request-response.js
 // Exits non-zero when any answer is wrong.
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -19,6 +19,12 @@ import { tcp } from '@libp2p/tcp'
 import * as lp from 'it-length-prefixed'
 import { createLibp2p } from 'libp2p'
 import { stream } from 'libp2p-stream'
+
+// libp2p v3 needs Node 22 or newer; older ones fail deep inside a connection
+if (typeof Promise.withResolvers !== 'function') {
+  console.error('this example needs Node 22 or newer (libp2p v3), not %s; in this repository: ./node_modules/.bin/node', process.version)
+  process.exit(1)
+}
 
 const PROTOCOL = '/example/kv/1.0.0'
 const TOKEN = 'let-me-in'

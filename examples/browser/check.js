@@ -3,7 +3,7 @@
 // what the page shows: the Node peer's answer to openStream, and the streams
 // the Node peer opened back, which the page accepted.
 //
-// Run: npm run build && bash scripts/prepare-browser.sh node examples/browser/check.js
+// Run (Node 22+): npm run build && bash scripts/prepare-browser.sh node examples/browser/check.js
 // (prepare-browser.sh points playwright at the system Chromium).
 // Exits non-zero when the page shows anything else.
 import { chromium } from 'playwright-core'

@@ -7,7 +7,7 @@
 // streams back to the browser over the same connection, which the page
 // accepts.
 //
-// Run: npm run build && node examples/browser/server.js, then open the URL it
+// Run (Node 22+): npm run build && node examples/browser/server.js, then open the URL it
 // prints. examples/browser/check.js loads the page in headless Chromium.
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
@@ -18,6 +18,12 @@ import { webSockets } from '@libp2p/websockets'
 import * as esbuild from 'esbuild'
 import { createLibp2p } from 'libp2p'
 import { stream } from 'libp2p-stream'
+
+// libp2p v3 needs Node 22 or newer; older ones fail deep inside a connection
+if (typeof Promise.withResolvers !== 'function') {
+  console.error('this example needs Node 22 or newer (libp2p v3), not %s; in this repository: ./node_modules/.bin/node', process.version)
+  process.exit(1)
+}
 
 const GREET = '/example/greet/1.0.0'
 const NOTIFY = '/example/notify/1.0.0'
