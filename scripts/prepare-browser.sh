@@ -19,12 +19,19 @@
 #
 # The folder is ~/.cache/libp2p-stream/playwright-browsers (override with
 # LIBP2P_STREAM_BROWSERS_PATH); the Chromium binary can be given with CHROMIUM_BIN.
+# On other systems than Linux it changes nothing and runs CMD as it is.
 set -euo pipefail
 
 say () { printf 'prepare-browser: %s\n' "$*" >&2; }
 
 cd "$(dirname "$0")/.."
 root=$PWD
+
+if [ "$(uname -s)" != Linux ]; then
+  say "not Linux: leaving the browser to playwright's own download"
+  [ $# -eq 0 ] || exec "$@"
+  exit 0
+fi
 
 find_chromium () {
   local candidate
@@ -66,13 +73,17 @@ esac
 browsers=${LIBP2P_STREAM_BROWSERS_PATH:-$HOME/.cache/libp2p-stream/playwright-browsers}
 mkdir -p "$browsers"
 
-# one wrapper per expected executable path, pointing at the system Chromium
+# one wrapper per expected executable path, pointing at the system Chromium;
+# replaced by a rename, so a browser another run is launching never sees half a file
 lay_out () {
-  local dir=$1 exe=$2
+  local dir=$1 exe=$2 wrapper
+  wrapper=$(printf '#!/bin/sh\n# written by libp2p-stream scripts/prepare-browser.sh: playwright launches this\nexec %q "$@"' "$chromium")
   mkdir -p "$(dirname "$dir/$exe")"
-  printf '#!/bin/sh\n# written by libp2p-stream scripts/prepare-browser.sh: playwright launches this\nexec %q "$@"\n' \
-    "$chromium" > "$dir/$exe"
-  chmod +x "$dir/$exe"
+  if [ "$(cat "$dir/$exe" 2> /dev/null)" != "$wrapper" ]; then
+    printf '%s\n' "$wrapper" > "$dir/$exe.$$"
+    chmod +x "$dir/$exe.$$"
+    mv -f "$dir/$exe.$$" "$dir/$exe"
+  fi
   touch "$dir/INSTALLATION_COMPLETE" "$dir/DEPENDENCIES_VALIDATED"
   say "  $dir/$exe -> $chromium"
 }
