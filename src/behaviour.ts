@@ -1,7 +1,8 @@
 import { serviceCapabilities } from '@libp2p/interface'
 import { Control } from './control.ts'
-import { Shared, resolveInit } from './shared.ts'
-import type { StreamComponents, StreamInit } from './index.ts'
+import { resolveInit } from './options.ts'
+import { Registry } from './registry.ts'
+import type { StreamComponents, StreamInit } from './types/index.ts'
 import type { Startable } from '@libp2p/interface'
 
 /**
@@ -10,10 +11,10 @@ import type { Startable } from '@libp2p/interface'
  * {@link Control}s from `newControl()`.
  */
 export class Behaviour implements Startable {
-  readonly #shared: Shared
+  readonly #registry: Registry
 
   constructor (components: StreamComponents, init: StreamInit = {}) {
-    this.#shared = new Shared(components, resolveInit(init))
+    this.#registry = new Registry(components, resolveInit(init))
   }
 
   /** Names the service in logs and inspection */
@@ -29,12 +30,12 @@ export class Behaviour implements Startable {
    * one per task, or `clone()` an existing one.
    */
   newControl (): Control {
-    return new Control(this.#shared)
+    return new Control(this.#registry)
   }
 
   /** Lets `openStream` dial; called by libp2p when the node starts */
   start (): void {
-    this.#shared.start()
+    this.#registry.start()
   }
 
   /**
@@ -42,6 +43,6 @@ export class Behaviour implements Startable {
    * queued streams) and rejects every `openStream` in flight.
    */
   stop (): void {
-    this.#shared.stop()
+    this.#registry.stop()
   }
 }

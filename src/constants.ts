@@ -42,26 +42,24 @@ export const DEFAULT_NEGOTIATION_TIMEOUT = 10_000
  */
 export const MAX_PROTOCOL_LENGTH = 1024
 
-/**
- * The largest yamux data frame payload sent on streams this package hands
- * out, in bytes.
- *
- * js-yamux sizes each data frame by the whole send window the remote granted;
- * rust-yamux grows windows past 1 MiB and closes the connection on any frame
- * body over 1 MiB (`FrameTooLarge`). 1 MiB is that limit: smaller frames cost
- * throughput (measured: 64 KiB frames gave 0.74 of the uncapped rate on TCP,
- * 1 MiB frames the same rate).
- */
-export const MAX_DATA_FRAME = 1024 * 1024
+/** The lane of an `accept` without lanes */
+export const DEFAULT_LANE = 'default'
 
 /**
- * Bytes a writer may queue on a stream from this package before
- * `stream.onDrain()` makes it wait for the remote.
+ * Bytes all queued streams of one `accept` may hold together.
  *
- * Waiting as soon as the send window is used up leaves the link idle while
- * the writer wakes up after each window update (measured on TCP: 0.70 of the
- * throughput of a writer that never waits; 0.76 with 1 MiB queued ahead; the
- * same throughput with 4 MiB). 4 MiB is also what libp2p lets a reader buffer
- * (`maxReadBufferLength`), so each side of a stream holds at most that much.
+ * Queued streams are paused, so each holds at most the receive window its
+ * muxer granted before it was queued: 256 KiB on a fresh yamux stream, so
+ * the default backlog of 32 holds at most 8 MiB and never reaches this. The
+ * budget is what bounds larger backlogs and muxers with larger windows.
  */
-export const WRITE_AHEAD = 4 * 1024 * 1024
+export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024
+
+/**
+ * How long a stream may wait in a backlog, in ms, before it is reset.
+ *
+ * Three times js-libp2p's 10 s negotiation timeout: an opener that waited
+ * this long for an answer has most likely given up, and a slot it still
+ * holds is one an honest peer cannot use.
+ */
+export const DEFAULT_MAX_QUEUE_AGE = 30_000

@@ -1,7 +1,6 @@
-import { openStream } from './outbound.ts'
-import type { IncomingStreams } from './incoming.ts'
-import type { AcceptOptions, OpenStreamOptions } from './index.ts'
-import type { Shared } from './shared.ts'
+import { openStream } from './outbound/open-stream.ts'
+import type { Registry } from './registry.ts'
+import type { AcceptOptions, IncomingStreams, OpenStreamOptions } from './types/index.ts'
 import type { DialTarget, Stream } from '@libp2p/interface'
 
 /**
@@ -10,15 +9,15 @@ import type { DialTarget, Stream } from '@libp2p/interface'
  * through one control is taken for all of them.
  */
 export class Control {
-  readonly #shared: Shared
+  readonly #registry: Registry
 
   /**
    * Controls come from `Behaviour.newControl()` and `clone()`.
    *
    * @internal
    */
-  constructor (shared: Shared) {
-    this.#shared = shared
+  constructor (registry: Registry) {
+    this.#registry = registry
   }
 
   /** Names the class in logs and inspection */
@@ -30,7 +29,7 @@ export class Control {
    * Another control over the same node, for another task or component.
    */
   clone (): Control {
-    return new Control(this.#shared)
+    return new Control(this.#registry)
   }
 
   /**
@@ -54,7 +53,7 @@ export class Control {
    * ```
    */
   accept (protocol: string | string[], options?: AcceptOptions): IncomingStreams {
-    return this.#shared.accept(protocol, options)
+    return this.#registry.accept(protocol, options)
   }
 
   /**
@@ -76,6 +75,6 @@ export class Control {
    * @throws {InvalidParametersError} the target, a protocol or an option is malformed
    */
   async openStream (target: DialTarget, protocol: string | string[], options?: OpenStreamOptions): Promise<Stream> {
-    return openStream(this.#shared, target, protocol, options)
+    return openStream(this.#registry, target, protocol, options)
   }
 }

@@ -1,4 +1,4 @@
-import type { DropReason } from './backlog.ts'
+import type { DropReason } from './types/index.ts'
 
 /**
  * Thrown by `accept` when a protocol already has a handler on this node:
@@ -55,16 +55,17 @@ export class StreamDroppedError extends Error {
 
 /**
  * Thrown by `IncomingStreams.move()` when the stream cannot go to the lane;
- * the stream stays with the caller. `reason` says why: the lane is full, the
- * `accept` has ended, or the stream is no longer open.
+ * the stream stays where it was. `reason` says why: the lane is full, the
+ * peer already holds `maxPerPeer` of its slots, the `accept` has ended, or the
+ * stream is no longer open.
  */
 export class MoveRejectedError extends Error {
   static name = 'MoveRejectedError'
 
   /** Why the move was refused */
-  readonly reason: 'lane-full' | 'closed' | 'stream-ended'
+  readonly reason: 'lane-full' | 'peer-limit' | 'closed' | 'stream-ended'
 
-  constructor (reason: 'lane-full' | 'closed' | 'stream-ended', message = `The stream could not be moved: ${reason}`) {
+  constructor (reason: 'lane-full' | 'peer-limit' | 'closed' | 'stream-ended', message = `The stream could not be moved: ${reason}`) {
     super(message)
     this.name = 'MoveRejectedError'
     this.reason = reason

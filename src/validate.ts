@@ -156,3 +156,14 @@ export function validateFlag (value: unknown, parameter: string): boolean | unde
 
   return value
 }
+
+/**
+ * Checks a callback option: `undefined` or a function.
+ */
+export function validateFunction <F extends (...args: any[]) => any> (value: F | undefined, parameter: string): F | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new InvalidParametersError(`${parameter} must be a function, got ${describe(value)}`)
+  }
+
+  return value
+}

@@ -1,8 +1,9 @@
 import { expect } from 'aegir/chai'
+import { openOrDropped, opened, wasReset } from './fixtures/drops.ts'
 import { createNode, eventually } from './fixtures/nodes.ts'
+import type { Opened } from './fixtures/drops.ts'
 import type { Node } from './fixtures/nodes.ts'
 import type { IncomingStream } from '../src/index.ts'
-import type { Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/test/fair/1.0.0'
 
@@ -23,13 +24,13 @@ describe('fairness between peers', () => {
     await Promise.all([listener.stop(), flooder.stop(), other.stop()])
   })
 
-  async function open (node: Node): Promise<Stream> {
-    return node.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
+  async function open (node: Node): Promise<Opened> {
+    return openOrDropped(async () => node.services.stream.newControl().openStream(listener.peerId, PROTOCOL))
   }
 
   it('a full backlog makes room for a peer holding fewer slots by evicting the heaviest peer\'s newest stream', async () => {
     const incoming = listener.services.stream.newControl().accept(PROTOCOL, { backlog: 4 })
-    const flood: Stream[] = []
+    const flood: Opened[] = []
 
     for (let i = 0; i < 4; i++) {
       flood.push(await open(flooder))
@@ -37,7 +38,7 @@ describe('fairness between peers', () => {
 
     await eventually(() => incoming.queued === 4, 'one peer may fill an idle backlog')
     const polite = await open(other)
-    await eventually(() => flood[3].status === 'reset', 'the flooder\'s newest stream is evicted')
+    await eventually(() => wasReset(flood[3]), 'the flooder\'s newest stream is evicted')
     expect(incoming.queued).to.equal(4)
     expect(incoming.dropped).to.equal(1)
 
@@ -48,7 +49,7 @@ describe('fairness between peers', () => {
       order.push(value!.peer.equals(other.peerId) ? 'other' : 'flooder')
     }
     expect(order).to.deep.equal(['flooder', 'flooder', 'flooder', 'other'])
-    expect(polite.status).to.equal('open')
+    expect(opened(polite).status).to.equal('open')
     incoming.close()
   })
 
@@ -57,7 +58,7 @@ describe('fairness between peers', () => {
     const flood = await Promise.all(Array.from({ length: 5 }, async () => open(flooder)))
     await eventually(() => incoming.queued + incoming.dropped === 5, 'all handled')
     expect(incoming.queued).to.equal(2)
-    await eventually(() => flood.filter(s => s.status === 'reset').length === 3, 'three reset')
+    await eventually(() => flood.filter(wasReset).length === 3, 'three reset')
 
     await open(other)
     await open(other)
@@ -78,7 +79,7 @@ describe('fairness between peers', () => {
     await eventually(() => held.length === 3, 'three accepted and held')
 
     const over = await open(flooder)
-    await eventually(() => over.status === 'reset', 'the fourth is reset')
+    await eventually(() => wasReset(over), 'the fourth is reset')
     expect(incoming.dropped).to.equal(1)
 
     // another peer has its own allowance

@@ -1,8 +1,10 @@
 import { expect } from 'aegir/chai'
+import { openOrDropped, opened, wasReset } from './fixtures/drops.ts'
 import { createNode, eventually, readAll } from './fixtures/nodes.ts'
+import type { Opened } from './fixtures/drops.ts'
 import type { Node } from './fixtures/nodes.ts'
 import type { IncomingStream } from '../src/index.ts'
-import type { PeerId, Stream } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 
 const PROTOCOL = '/test/lanes/1.0.0'
 
@@ -21,8 +23,8 @@ describe('lanes', () => {
     await Promise.all([listener.stop(), trusted.stop(), stranger.stop()])
   })
 
-  async function open (node: Node): Promise<Stream> {
-    return node.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
+  async function open (node: Node): Promise<Opened> {
+    return openOrDropped(async () => node.services.stream.newControl().openStream(listener.peerId, PROTOCOL))
   }
 
   /** An allow-list lane for `allowed`, and the public for everyone else */
@@ -159,8 +161,8 @@ describe('lanes', () => {
       }
     })
 
-    const a = await open(stranger)
-    const b = await open(stranger)
+    const a = opened(await open(stranger))
+    const b = opened(await open(stranger))
     a.send(new TextEncoder().encode('password'))
     b.send(new TextEncoder().encode('password'))
     await eventually(() => incoming.queued === 2, 'both queued')
@@ -219,7 +221,7 @@ describe('lanes', () => {
     })
 
     const refused = await open(stranger)
-    await eventually(() => refused.status === 'reset', 'stream reset')
+    await eventually(() => wasReset(refused), 'stream reset')
     expect(incoming.dropped).to.equal(1)
 
     await open(trusted)

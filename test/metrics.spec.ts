@@ -1,6 +1,7 @@
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { expect } from 'aegir/chai'
 import { Registry } from 'prom-client'
+import { openOrDropped } from './fixtures/drops.ts'
 import { createNode, eventually } from './fixtures/nodes.ts'
 import type { Node } from './fixtures/nodes.ts'
 
@@ -34,10 +35,11 @@ describe('metrics', () => {
     const incoming = listener.services.stream.newControl().accept(PROTOCOL, { backlog: 1 })
     const opener = listener.services.stream.newControl()
     const remote = dialer.services.stream.newControl()
+    const target = listener.peerId
 
     // one queued, two dropped for a full backlog
     for (let i = 0; i < 3; i++) {
-      await remote.openStream(listener.peerId, PROTOCOL)
+      await openOrDropped(async () => remote.openStream(target, PROTOCOL))
     }
 
     await eventually(() => incoming.queued + incoming.dropped === 3, 'all three handled')

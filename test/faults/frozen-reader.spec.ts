@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { WRITE_AHEAD } from '../../src/constants.ts'
+import { WRITE_AHEAD } from '../../src/libp2p-fixes/drain-each-time.ts'
 import { createNode, eventually } from '../fixtures/nodes.ts'
 import { spawnPeer } from './fixtures/child-peer.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'

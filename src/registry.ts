@@ -1,46 +1,31 @@
 import { AbortError, NotStartedError } from '@libp2p/interface'
-import { Backlog } from './backlog.ts'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS } from './constants.ts'
 import { AlreadyRegisteredError } from './errors.ts'
-import { FirstStream } from './first-stream.ts'
-import { createIncomingStreams } from './incoming.ts'
-import { createLanes } from './lane.ts'
+import { Acceptor } from './inbound/acceptor.ts'
+import { createIncomingStreams } from './inbound/incoming-streams.ts'
 import { StreamMetrics } from './metrics.ts'
-import { validateCount, validateFlag, validateOptions, validateProtocols, validateSignal } from './validate.ts'
-import type { IncomingStreams } from './incoming.ts'
-import type { AcceptOptions, StreamComponents, StreamInit } from './index.ts'
+import { resolveAccept } from './options.ts'
+import type { ResolvedInit } from './options.ts'
+import type { IncomingStreams, StreamComponents } from './types/index.ts'
 import type { Connection, Logger } from '@libp2p/interface'
 
-/**
- * Checks the options given to `stream()` and fills in the defaults.
- */
-export function resolveInit (init: unknown): Required<StreamInit> {
-  const options = validateOptions<StreamInit>(init, 'init')
-
-  return {
-    backlog: validateCount(options.backlog, 'init.backlog', DEFAULT_BACKLOG),
-    maxOutboundStreams: validateCount(options.maxOutboundStreams, 'init.maxOutboundStreams', DEFAULT_MAX_OUTBOUND_STREAMS, 1)
-  }
-}
+/** Whether the node has started, and whether it was stopped since */
+type NodeState = 'new' | 'started' | 'stopped'
 
 /**
  * The state every `Control` of one node shares: the accepted protocols and the
  * opens in flight. It alone registers and deregisters handlers, so "one owner
  * per protocol" holds across all clones.
  */
-export class Shared {
+export class Registry {
   readonly components: StreamComponents
   readonly log: Logger
   readonly metrics: StreamMetrics
-  readonly init: Required<StreamInit>
-  readonly firstStream = new FirstStream()
-  private readonly backlogs = new Set<Backlog>()
+  readonly init: ResolvedInit
+  private readonly acceptors = new Set<Acceptor>()
   private readonly opens = new Set<AbortController>()
-  private running = false
-  /** Set by stop(), cleared by start(): a stopped node takes no new accepts */
-  private stopped = false
+  private state: NodeState = 'new'
 
-  constructor (components: StreamComponents, init: Required<StreamInit>) {
+  constructor (components: StreamComponents, init: ResolvedInit) {
     this.components = components
     this.log = components.logger.forComponent('libp2p:stream')
     this.metrics = new StreamMetrics(components.metrics)
@@ -48,12 +33,11 @@ export class Shared {
   }
 
   get isRunning (): boolean {
-    return this.running
+    return this.state === 'started'
   }
 
   start (): void {
-    this.running = true
-    this.stopped = false
+    this.state = 'started'
   }
 
   /**
@@ -61,11 +45,10 @@ export class Shared {
    * queued) and aborts every `openStream` in flight.
    */
   stop (): void {
-    this.running = false
-    this.stopped = true
+    this.state = 'stopped'
 
-    for (const backlog of [...this.backlogs]) {
-      backlog.close()
+    for (const acceptor of [...this.acceptors]) {
+      acceptor.close()
     }
 
     for (const controller of [...this.opens]) {
@@ -73,15 +56,9 @@ export class Shared {
     }
   }
 
-  accept (protocol: string | string[], acceptOptions?: AcceptOptions): IncomingStreams {
-    const protocols = validateProtocols(protocol)
-    const options = validateOptions<AcceptOptions>(acceptOptions)
-    const lanes = createLanes(options.lanes, options.backlog, options.maxPerPeer, this.init.backlog)
-    const capacity = lanes.reduce((total, lane) => total + lane.capacity, 0)
-    const maxInboundStreams = validateCount(options.maxInboundStreams, 'maxInboundStreams', capacity + DEFAULT_INBOUND_HEADROOM, 1)
-    const maxOutboundStreams = validateCount(options.maxOutboundStreams, 'maxOutboundStreams', this.init.maxOutboundStreams, 1)
-    const signal = validateSignal(options.signal)
-    const runOnLimitedConnection = validateFlag(options.runOnLimitedConnection, 'runOnLimitedConnection')
+  accept (protocol: unknown, acceptOptions: unknown): IncomingStreams {
+    const options = resolveAccept(protocol, acceptOptions, this.init)
+    const { protocols, signal, maxInboundStreams, maxOutboundStreams, runOnLimitedConnection } = options
 
     if (signal?.aborted === true) {
       throw new AbortError('accept was called with an aborted signal')
@@ -89,7 +66,7 @@ export class Shared {
 
     // before the first start is fine (handlers wait for the node to listen),
     // but a stopped node must not be left with a handler registered
-    if (this.stopped) {
+    if (this.state === 'stopped') {
       throw new NotStartedError('The libp2p node is stopped')
     }
 
@@ -102,35 +79,32 @@ export class Shared {
       }
     }
 
-    const onAbort = (): void => { backlog.close() }
-    const backlog = new Backlog({
-      protocols,
-      lanes,
-      maxInboundStreams,
-      countPeerStreams: (connection, p) => this.countPeerStreams(connection, p, maxInboundStreams),
+    const onAbort = (): void => { acceptor.close() }
+    const acceptor = new Acceptor({
+      options,
       log: this.log,
-      onAccepted: (p, lane) => { this.metrics.onAccepted(p, lane) },
-      onDropped: (p, lane, reason) => { this.metrics.onDropped(p, lane, reason) },
-      onClose: b => {
+      metrics: this.metrics,
+      countPeerStreams: (connection, p) => this.countPeerStreams(connection, p, maxInboundStreams),
+      onClose: a => {
         signal?.removeEventListener('abort', onAbort)
-        this.release(b)
+        this.release(a)
       }
     })
 
     for (const p of protocols) {
       // the registrar stores the handler before its first await, so remotes
       // can negotiate the protocol once this returns; its inbound cap resets
-      // streams without a word, so it is lifted and the backlog enforces
+      // streams without a word, so it is lifted and the acceptor enforces
       // maxInboundStreams instead, counting each reset
-      registrar.handle(p, backlog.handle, { maxInboundStreams: Infinity, maxOutboundStreams, runOnLimitedConnection })
+      registrar.handle(p, acceptor.handle, { maxInboundStreams: Infinity, maxOutboundStreams, runOnLimitedConnection })
         .catch(err => { this.log.error('could not record %s in the peer store - %e', p, err) })
     }
 
     signal?.addEventListener('abort', onAbort, { once: true })
-    this.backlogs.add(backlog)
-    this.log('accepting %s with lanes %s', protocols, lanes.map(lane => `${lane.name}(${lane.capacity})`))
+    this.acceptors.add(acceptor)
+    this.log('accepting %s with lanes %s', protocols, options.lanes.map(lane => `${lane.name}(${lane.backlog})`))
 
-    return createIncomingStreams(backlog)
+    return createIncomingStreams(acceptor)
   }
 
   /**
@@ -175,19 +149,19 @@ export class Shared {
     return count
   }
 
-  private release (backlog: Backlog): void {
+  private release (acceptor: Acceptor): void {
     const { registrar } = this.components
 
-    this.backlogs.delete(backlog)
+    this.acceptors.delete(acceptor)
 
-    for (const p of backlog.protocols) {
+    for (const p of acceptor.protocols) {
       // leave alone a handler that replaced ours with `force: true`
-      if (registrar.getProtocols().includes(p) && registrar.getHandler(p).handler === backlog.handle) {
+      if (registrar.getProtocols().includes(p) && registrar.getHandler(p).handler === acceptor.handle) {
         registrar.unhandle(p)
           .catch(err => { this.log.error('could not remove %s from the peer store - %e', p, err) })
       }
     }
 
-    this.log('stopped accepting %s (%d accepted, %d dropped)', backlog.protocols, backlog.accepted, backlog.dropped)
+    this.log('stopped accepting %s (%d accepted, %d dropped)', acceptor.protocols, acceptor.ledger.accepted, acceptor.ledger.dropped)
   }
 }

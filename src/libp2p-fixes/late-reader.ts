@@ -10,6 +10,11 @@ import type { Stream } from '@libp2p/interface'
  * forever. For such a stream, a `remoteCloseWrite` listener added after the
  * fact is called once, after the buffered bytes have gone to the `message`
  * listeners, exactly as if it had been there all along.
+ *
+ * Nothing here polls: with bytes still buffered the call waits for the
+ * stream's one-shot `end` event, which fires once they have all been
+ * dispatched; a reader that paused the stream first simply waits until it
+ * resumes.
  */
 export function seeEndWhenReadLate (stream: Stream): void {
   const addEventListener = stream.addEventListener
@@ -24,13 +29,7 @@ export function seeEndWhenReadLate (stream: Stream): void {
     }
 
     const replay = (): void => {
-      // buffered bytes are dispatched in a microtask once a reader listens for
-      // them: let that happen first so the end comes after the data
-      if (this.readBufferLength > 0 && this.listenerCount('message') > 0) {
-        queueMicrotask(replay)
-        return
-      }
-
+      // the reader may have stopped listening in the meantime
       if (this.listenerCount('remoteCloseWrite') === 0) {
         return
       }
@@ -44,6 +43,11 @@ export function seeEndWhenReadLate (stream: Stream): void {
       }
     }
 
-    queueMicrotask(replay)
+    if (this.readBufferLength > 0 && !this.readableEnded) {
+      // `end` follows the dispatch of the last buffered bytes
+      Reflect.apply(addEventListener, this, ['end', replay, { once: true }])
+    } else {
+      queueMicrotask(replay)
+    }
   } as Stream['addEventListener']
 }

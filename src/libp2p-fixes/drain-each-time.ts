@@ -1,6 +1,17 @@
 import { StreamStateError } from '@libp2p/interface'
-import { WRITE_AHEAD } from './constants.ts'
 import type { AbortOptions, Stream } from '@libp2p/interface'
+
+/**
+ * Bytes a writer may queue on a stream from this package before
+ * `stream.onDrain()` makes it wait for the remote.
+ *
+ * Waiting as soon as the send window is used up leaves the link idle while
+ * the writer wakes up after each window update (measured on TCP: 0.70 of the
+ * throughput of a writer that never waits; 0.76 with 1 MiB queued ahead; the
+ * same throughput with 4 MiB). 4 MiB is also what libp2p lets a reader buffer
+ * (`maxReadBufferLength`), so each side of a stream holds at most that much.
+ */
+export const WRITE_AHEAD = 4 * 1024 * 1024
 
 /**
  * Makes `stream.onDrain()` hold the writer back every time it has more than

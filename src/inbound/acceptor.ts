@@ -1,0 +1,287 @@
+import { InvalidParametersError } from '@libp2p/interface'
+import { MoveRejectedError } from '../errors.ts'
+import { fixStream } from '../libp2p-fixes/index.ts'
+import { Lane } from './lane.ts'
+import { Ledger } from './ledger.ts'
+import { networkGroup } from './network-group.ts'
+import { Readers } from './readers.ts'
+import { Schedule } from './schedule.ts'
+import { WaitingStreams } from './waiting-streams.ts'
+import type { Drop } from './ledger.ts'
+import type { QueuedStream } from './queued-stream.ts'
+import type { Place } from './waiting-streams.ts'
+import type { StreamMetrics } from '../metrics.ts'
+import type { ResolvedAccept } from '../options.ts'
+import type { IncomingStats, IncomingStream } from '../types/index.ts'
+import type { AbortOptions, Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
+
+export const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
+
+type Result = IteratorResult<IncomingStream, undefined>
+
+/** What an acceptor needs from the registry that created it */
+export interface AcceptorInit {
+  options: ResolvedAccept
+  log: Logger
+  metrics: StreamMetrics
+  /** Counts the peer's inbound streams for `protocol` over all its connections (or bounds them, when within `maxInboundStreams`) */
+  countPeerStreams(connection: Connection, protocol: string): number
+  /** Called once, when the acceptor closes, to deregister its protocols */
+  onClose(acceptor: Acceptor): void
+}
+
+/**
+ * The state of one `accept` call: its lanes, the readers waiting for a
+ * stream from any of them, and what its queued streams hold. The registrar
+ * holds it through `handle`; it never refers to the public handle, so that
+ * handle can be garbage-collected.
+ *
+ * An inbound stream goes: `handle` → the first lane whose `match` takes it →
+ * a waiting reader, or the lane's queue (paused), or a drop (reset, counted
+ * and reported by the ledger).
+ */
+export class Acceptor {
+  readonly protocols: readonly string[]
+  readonly log: Logger
+  readonly ledger: Ledger
+  closed = false
+  private readonly init: AcceptorInit
+  private readonly lanes: Array<Lane<IncomingStream>>
+  private readonly byName: Map<string, Lane<IncomingStream>>
+  private readonly fallback: Lane<IncomingStream>
+  private readonly schedule: Schedule<Lane<IncomingStream>>
+  /** Readers of the whole handle */
+  private readonly readers = new Readers<IncomingStream>()
+  private readonly waiting: WaitingStreams
+
+  constructor (init: AcceptorInit) {
+    this.init = init
+    this.protocols = init.options.protocols
+    this.log = init.log
+    this.lanes = init.options.lanes.map(options => new Lane(options))
+    this.byName = new Map(this.lanes.map(lane => [lane.name, lane]))
+    this.fallback = this.lanes.find(lane => lane.match == null) ?? this.lanes[0]
+    this.schedule = new Schedule(this.lanes)
+    this.ledger = new Ledger({ protocols: this.protocols, log: init.log, metrics: init.metrics, onDrop: init.options.onDrop })
+    this.waiting = new WaitingStreams(init.options, ({ entry, lane }, reason, message) => {
+      this.drop({ ...entry.item, reason, lane: lane.name, moved: entry.moved, message })
+    }, (place, evt) => { this.leave(place, evt) })
+  }
+
+  /** Streams waiting now, moved ones included */
+  get size (): number {
+    return this.waiting.size
+  }
+
+  stats (): IncomingStats {
+    return this.ledger.stats(this.waiting, this.lanes)
+  }
+
+  /** The lane called `name`, or an InvalidParametersError */
+  lane (name: string): Lane<IncomingStream> {
+    const lane = this.byName.get(name)
+
+    if (lane == null) {
+      throw new InvalidParametersError(`lane "${name}" is not one of ${[...this.byName.keys()].join(', ')}`)
+    }
+
+    return lane
+  }
+
+  /**
+   * The registrar's handler: picks the stream's lane, then hands the stream to
+   * a waiting reader, queues it, or resets it. Returns at once.
+   */
+  readonly handle = (stream: Stream, connection: Connection): void => {
+    this.ledger.arrived++
+
+    if (this.closed) {
+      // negotiation began before the protocol was deregistered
+      this.drop({ stream, connection, reason: 'closed' })
+      return
+    }
+
+    const item: IncomingStream = { stream, connection, peer: connection.remotePeer, protocol: stream.protocol, lane: this.fallback.name }
+    let lane: Lane<IncomingStream>
+
+    try {
+      lane = this.route(item)
+    } catch (err: any) {
+      this.log.error('lane match threw for stream %s from %p - %e', stream.id, connection.remotePeer, err)
+      this.drop({ stream, connection, reason: 'match-error', message: `A lane's match threw: ${err?.message}` })
+      return
+    }
+
+    item.lane = lane.name
+
+    const { maxInboundStreams } = this.init.options
+
+    if (this.init.countPeerStreams(connection, stream.protocol) > maxInboundStreams) {
+      this.drop({ stream, connection, reason: 'stream-limit', lane: lane.name, message: `${connection.remotePeer} already has ${maxInboundStreams} inbound streams open for ${stream.protocol}` })
+      return
+    }
+
+    fixStream(stream)
+
+    const reader = lane.readers.take() ?? this.readers.take()
+
+    if (reader != null) {
+      reader(this.yield(lane, item, false))
+      return
+    }
+
+    const group = networkGroup(connection.remoteAddr)
+    const admission = lane.admit(item.peer.toString(), group)
+
+    if (!admission.admitted) {
+      this.drop({ stream, connection, reason: admission.reason, lane: lane.name })
+      return
+    }
+
+    if (admission.victim != null) {
+      const victim = admission.victim as QueuedStream
+      this.waiting.remove({ entry: victim, lane }, false)
+      this.drop({ ...victim.item, reason: 'evicted', lane: lane.name, moved: victim.moved, message: `made room in lane ${lane.name} for ${group}` })
+    }
+
+    this.waiting.add(lane, item, group, false)
+  }
+
+  /**
+   * The next stream from any lane, waiting for one if none is queued; done
+   * once closed. An aborted `signal` gives up the wait without taking one.
+   */
+  async next (options?: AbortOptions): Promise<Result> {
+    const lane = this.schedule.pick()
+
+    if (lane != null) {
+      return this.shift(lane)
+    }
+
+    return this.closed ? DONE : this.readers.wait(options?.signal)
+  }
+
+  /** The same as `next`, from one lane alone */
+  async nextFrom (lane: Lane<IncomingStream>, options?: AbortOptions): Promise<Result> {
+    if (lane.size > 0) {
+      return this.shift(lane)
+    }
+
+    return this.closed ? DONE : lane.readers.wait(options?.signal)
+  }
+
+  /**
+   * Hands an accepted stream to another lane, to be yielded from it next; a
+   * stream moved again before it was yielded leaves its former lane.
+   */
+  move (item: IncomingStream, name: string): void {
+    const lane = this.lane(name)
+
+    if (this.closed) {
+      throw new MoveRejectedError('closed', 'The accept has ended')
+    }
+
+    if (item.stream.status !== 'open') {
+      throw new MoveRejectedError('stream-ended', `The stream is ${item.stream.status}`)
+    }
+
+    const previous = this.waiting.get(item.stream)
+    const peer = item.peer.toString()
+    const reader = lane.readers.take() ?? this.readers.take()
+
+    if (reader == null && previous?.lane !== lane) {
+      if (lane.isFull) {
+        throw new MoveRejectedError('lane-full', `Lane ${lane.name} is full (${lane.capacity})`)
+      }
+
+      if (lane.isPeerOverLimit(peer)) {
+        throw new MoveRejectedError('peer-limit', `${peer} already holds ${lane.maxPerPeer} slots of lane ${lane.name}`)
+      }
+    }
+
+    if (previous != null) {
+      this.waiting.remove(previous, false)
+    }
+
+    lane.countMoved()
+    const moved: IncomingStream = { ...item, lane: lane.name }
+
+    if (reader != null) {
+      reader(this.yield(lane, moved, true))
+    } else {
+      this.waiting.add(lane, moved, previous?.entry.group ?? networkGroup(item.connection.remoteAddr), true)
+    }
+  }
+
+  /**
+   * Ends every iteration, resets queued streams and deregisters. Idempotent.
+   */
+  close (): void {
+    if (this.closed) {
+      return
+    }
+
+    this.closed = true
+    this.waiting.stop()
+    this.init.onClose(this)
+
+    for (const reader of [...this.readers.takeAll(), ...this.lanes.flatMap(lane => lane.readers.takeAll())]) {
+      reader(DONE)
+    }
+
+    for (const place of this.waiting.all()) {
+      const { entry, lane } = place
+      this.waiting.remove(place, false)
+      this.drop({ ...entry.item, reason: 'closed', lane: lane.name, moved: entry.moved, message: `no longer accepting ${entry.item.protocol}` })
+    }
+  }
+
+  /** The first lane whose `match` takes the stream, else the default lane */
+  private route (item: IncomingStream): Lane<IncomingStream> {
+    for (const lane of this.lanes) {
+      if (lane.match?.(item) === true) {
+        return lane
+      }
+    }
+
+    return this.fallback
+  }
+
+  private shift (lane: Lane<IncomingStream>): IteratorYieldResult<IncomingStream> {
+    const entry = lane.entries()[0] as QueuedStream
+
+    return this.yield(lane, this.waiting.remove({ entry, lane }, true), entry.moved)
+  }
+
+  private yield (lane: Lane<IncomingStream>, item: IncomingStream, moved: boolean): IteratorYieldResult<IncomingStream> {
+    // a moved stream was counted when it was first yielded
+    if (!moved) {
+      lane.countAccepted()
+      this.ledger.countAccepted(item.protocol, lane.name)
+    }
+
+    return { done: false, value: item }
+  }
+
+  /** A queued stream closed: its remote reset it, or its connection went */
+  private leave ({ entry, lane }: Place, evt: StreamCloseEvent): void {
+    // a moved stream was counted when it was first yielded
+    const reason = this.ledger.gone(entry.item.stream, entry.item.connection, evt, !entry.moved)
+
+    if (!entry.moved) {
+      lane.countGone()
+    }
+
+    entry.item.stream.log('left lane %s before being accepted: %s', lane.name, reason)
+  }
+
+  private drop (drop: Drop & { lane?: string }): void {
+    const lane = drop.lane == null ? undefined : this.byName.get(drop.lane)
+
+    if (drop.moved !== true) {
+      lane?.countDropped()
+    }
+
+    this.ledger.drop(drop)
+  }
+}

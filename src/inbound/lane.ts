@@ -1,0 +1,210 @@
+import { Readers } from './readers.ts'
+import type { ResolvedLane } from '../options.ts'
+import type { DropReason, LaneMatchInput, LaneStats } from '../types/index.ts'
+
+/** A queued item, with the peer and the network group whose slot it holds */
+export interface LaneEntry<T> {
+  item: T
+  peer: string
+  group: string
+}
+
+/** What `admit` decided: queue it, queue it after evicting `victim`, or refuse */
+export type Admission<T> =
+  | { admitted: true, victim?: LaneEntry<T> }
+  | { admitted: false, reason: DropReason }
+
+/**
+ * One bounded FIFO queue, with its own readers, counters and per-peer slots.
+ * It knows nothing of streams: the acceptor puts items in and takes them out.
+ *
+ * When full, an item from a network group holding fewer slots than the group
+ * holding the most takes the newest slot of that group's heaviest peer; within
+ * one group, the same holds between its peers. One peer, or one network with
+ * any number of peer ids, may fill an idle lane, yet cannot keep others out.
+ */
+export class Lane<T> {
+  readonly name: string
+  readonly capacity: number
+  readonly maxPerPeer: number
+  readonly priority: number
+  readonly weight: number
+  readonly match?: (input: LaneMatchInput) => boolean
+  private readonly queue: Array<LaneEntry<T>> = []
+  /** Readers of this lane alone (`IncomingStreams.lane(name)`) */
+  readonly readers = new Readers<T>()
+  /** Slots held by each peer, and by each network group */
+  private readonly peerSlots = new Map<string, number>()
+  private readonly groupSlots = new Map<string, number>()
+  private accepted = 0
+  private dropped = 0
+  private moved = 0
+  private gone = 0
+
+  constructor (options: ResolvedLane) {
+    this.name = options.name
+    this.capacity = options.backlog
+    this.maxPerPeer = options.maxPerPeer
+    this.priority = options.priority
+    this.weight = options.weight
+    this.match = options.match
+  }
+
+  /** Items waiting now */
+  get size (): number {
+    return this.queue.length
+  }
+
+  get isFull (): boolean {
+    return this.queue.length >= this.capacity
+  }
+
+  stats (): LaneStats {
+    return { backlog: this.capacity, queued: this.queue.length, accepted: this.accepted, dropped: this.dropped, moved: this.moved, gone: this.gone }
+  }
+
+  countAccepted (): void { this.accepted++ }
+  countDropped (): void { this.dropped++ }
+  countMoved (): void { this.moved++ }
+  countGone (): void { this.gone++ }
+
+  /** The entries, oldest first (moved ones at the front) */
+  entries (): ReadonlyArray<LaneEntry<T>> {
+    return this.queue
+  }
+
+  /** Whether `peer` is over `maxPerPeer` here (a peer may always fill a lane whose `maxPerPeer` is its size) */
+  isPeerOverLimit (peer: string): boolean {
+    return this.maxPerPeer < this.capacity && (this.peerSlots.get(peer) ?? 0) >= this.maxPerPeer
+  }
+
+  /**
+   * Whether an item of `peer` from `group` may queue here now, and which entry
+   * must make room for it. The victim is already out of the queue when this
+   * returns.
+   */
+  admit (peer: string, group: string): Admission<T> {
+    // a peer holding the whole lane is told the lane is full, not its limit
+    if (this.isPeerOverLimit(peer)) {
+      return { admitted: false, reason: 'peer-limit' }
+    }
+
+    if (this.queue.length < this.capacity) {
+      return { admitted: true }
+    }
+
+    const victim = this.victimFor(peer, group)
+
+    if (victim == null) {
+      return { admitted: false, reason: 'backlog-full' }
+    }
+
+    this.remove(victim)
+
+    return { admitted: true, victim }
+  }
+
+  /** Appends an entry, or puts it first (for a moved item) */
+  add (entry: LaneEntry<T>, first = false): void {
+    if (first) {
+      this.queue.unshift(entry)
+    } else {
+      this.queue.push(entry)
+    }
+
+    increment(this.peerSlots, entry.peer, 1)
+    increment(this.groupSlots, entry.group, 1)
+  }
+
+  /** Takes the oldest entry out of the queue */
+  shift (): LaneEntry<T> | undefined {
+    const entry = this.queue[0]
+
+    if (entry != null) {
+      this.remove(entry)
+    }
+
+    return entry
+  }
+
+  /** Takes an entry out of the queue; false if it was not there */
+  remove (entry: LaneEntry<T>): boolean {
+    const index = this.queue.indexOf(entry)
+
+    if (index === -1) {
+      return false
+    }
+
+    this.queue.splice(index, 1)
+    increment(this.peerSlots, entry.peer, -1)
+    increment(this.groupSlots, entry.group, -1)
+
+    return true
+  }
+
+  /** Takes every entry out of the queue, oldest first */
+  clear (): Array<LaneEntry<T>> {
+    this.peerSlots.clear()
+    this.groupSlots.clear()
+    return this.queue.splice(0)
+  }
+
+  /**
+   * The entry to evict for an item of `peer` from `group`: the newest of the
+   * heaviest peer of another group holding at least two more slots than
+   * `group`, else of a peer of `group` holding at least two more than `peer`.
+   */
+  private victimFor (peer: string, group: string): LaneEntry<T> | undefined {
+    const heavierGroup = heaviest(this.groupSlots, (this.groupSlots.get(group) ?? 0) + 1)
+
+    if (heavierGroup != null) {
+      return this.newestOfHeaviestPeer(heavierGroup, 0)
+    }
+
+    return this.newestOfHeaviestPeer(group, (this.peerSlots.get(peer) ?? 0) + 1)
+  }
+
+  /** The newest entry of the peer of `group` holding the most slots, if more than `floor` */
+  private newestOfHeaviestPeer (group: string, floor: number): LaneEntry<T> | undefined {
+    let victim: LaneEntry<T> | undefined
+    let most = floor
+
+    // newest first, so among equally heavy peers the newest entry goes
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const entry = this.queue[i]
+      const held = this.peerSlots.get(entry.peer) ?? 0
+
+      if (entry.group === group && held > most) {
+        victim = entry
+        most = held
+      }
+    }
+
+    return victim
+  }
+}
+
+/** The key with the largest count, if that count is more than `floor` */
+function heaviest (counts: Map<string, number>, floor: number): string | undefined {
+  let key: string | undefined
+  let most = floor
+
+  for (const [k, count] of counts) {
+    if (count > most) {
+      key = k
+      most = count
+    }
+  }
+
+  return key
+}
+
+function increment (counts: Map<string, number>, key: string, by: number): void {
+  const count = (counts.get(key) ?? 0) + by
+
+  if (count <= 0) {
+    counts.delete(key)
+  } else {
+    counts.set(key, count)
+  }
+}

@@ -1,0 +1,145 @@
+import { StreamDroppedError } from '../errors.ts'
+import type { StreamMetrics } from '../metrics.ts'
+import type { DropReason, DroppedStream, GoneReason, IncomingStats, LaneStats } from '../types/index.ts'
+import type { Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
+
+const DROP_REASONS: DropReason[] = ['backlog-full', 'evicted', 'peer-limit', 'stream-limit', 'bytes-limit', 'expired', 'match-error', 'closed']
+const GONE_REASONS: GoneReason[] = ['remote-reset', 'connection-closed', 'error']
+
+/** What a ledger needs to report a drop */
+export interface LedgerInit {
+  protocols: readonly string[]
+  log: Logger
+  metrics: StreamMetrics
+  onDrop?(drop: DroppedStream): void
+}
+
+/** A stream being dropped, and where it stood */
+export interface Drop {
+  stream: Stream
+  connection: Connection
+  reason: DropReason
+  lane?: string
+  moved?: boolean
+  /** Details for the log line */
+  message?: string
+}
+
+/**
+ * The fate of every stream of one `accept`: arrived, then exactly one of
+ * accepted, dropped (reset by us, by reason) or gone (left unyielded), unless
+ * still queued. Drops are reset here, counted, logged, measured and told to
+ * `onDrop`, so none of them is silent.
+ */
+export class Ledger {
+  arrived = 0
+  accepted = 0
+  readonly dropReasons = Object.fromEntries(DROP_REASONS.map(r => [r, 0])) as Record<DropReason, number>
+  readonly goneReasons = Object.fromEntries(GONE_REASONS.map(r => [r, 0])) as Record<GoneReason, number>
+  private readonly init: LedgerInit
+  private readonly dropErrors = new Map<DropReason, StreamDroppedError>()
+
+  constructor (init: LedgerInit) {
+    this.init = init
+  }
+
+  get dropped (): number {
+    return sum(this.dropReasons)
+  }
+
+  get goneCount (): number {
+    return sum(this.goneReasons)
+  }
+
+  countAccepted (protocol: string, lane: string): void {
+    this.accepted++
+    this.init.metrics.onAccepted(protocol, lane)
+  }
+
+  /**
+   * Why a queued stream closed by itself, counted when `count`: its remote
+   * reset it, or its transport went away (nothing here closes a queued
+   * stream's write side, so a clean close means that), or something failed.
+   */
+  gone (stream: Stream, connection: Connection, evt: StreamCloseEvent, count: boolean): GoneReason {
+    let reason: GoneReason = 'error'
+
+    if (stream.status === 'reset') {
+      reason = 'remote-reset'
+    } else if (evt.error == null || connection.status !== 'open') {
+      reason = 'connection-closed'
+    }
+
+    if (count) {
+      this.goneReasons[reason]++
+    }
+
+    return reason
+  }
+
+  /** The counters of the whole `accept`, with what waits now and each lane's own */
+  stats (waiting: { size: number, requeued: number, bytes: number }, lanes: ReadonlyArray<{ name: string, stats(): LaneStats }>): IncomingStats {
+    const requeued = waiting.requeued
+    const laneStats = lanes.map(lane => [lane.name, lane.stats()] as const)
+
+    return {
+      arrived: this.arrived,
+      queued: waiting.size - requeued,
+      accepted: this.accepted,
+      dropped: this.dropped,
+      gone: this.goneCount,
+      requeued,
+      moved: laneStats.reduce((total, [, stats]) => total + stats.moved, 0),
+      queuedBytes: waiting.bytes,
+      dropReasons: { ...this.dropReasons },
+      goneReasons: { ...this.goneReasons },
+      lanes: Object.fromEntries(laneStats)
+    }
+  }
+
+  /**
+   * Resets the stream and records why. A moved stream was counted as
+   * accepted already, so it is reported but not counted again.
+   */
+  drop ({ stream, connection, reason, lane, moved = false, message }: Drop): void {
+    if (!moved) {
+      this.dropReasons[reason]++
+      this.init.metrics.onDropped(stream.protocol, lane, reason)
+    }
+
+    this.init.log('resetting stream %s from %p for %s: %s%s', stream.id, connection.remotePeer, stream.protocol, reason, message == null ? '' : ` (${message})`)
+    stream.abort(this.dropError(reason))
+
+    try {
+      this.init.onDrop?.({ reason, peer: connection.remotePeer, connection, protocol: stream.protocol, lane, moved })
+    } catch (err: any) {
+      this.init.log.error('onDrop threw for stream %s - %e', stream.id, err)
+    }
+  }
+
+  /**
+   * One error per reason, reused: under a flood, building an error (and its
+   * stack trace) for each reset stream would cost more than the rest of the
+   * drop; the details of each drop are in the log line.
+   */
+  private dropError (reason: DropReason): StreamDroppedError {
+    let err = this.dropErrors.get(reason)
+
+    if (err == null) {
+      err = new StreamDroppedError(reason, `Inbound stream for ${this.init.protocols.join(', ')} dropped: ${reason}`)
+      this.dropErrors.set(reason, err)
+    }
+
+    return err
+  }
+}
+
+function sum (counts: Record<string, number>): number {
+  let total = 0
+
+  for (const count of Object.values(counts)) {
+    total += count
+  }
+
+  return total
+}

@@ -1,0 +1,50 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/**
+ * The network group a connection comes from, for fairness between groups:
+ * identities cost nothing, addresses in distinct networks do. Connections in
+ * the same group share their backlog slots when the acceptor decides whom to
+ * evict.
+ *
+ * - IPv4: the /24 (`ip4:192.0.2`)
+ * - IPv6: the /48 (`ip6:2001:db8:0`); an IPv4-mapped address counts as IPv4
+ * - relayed: the relay's peer id (`relay:12D3…`), whatever the relay's address
+ * - anything else (memory, unresolved DNS): the address itself
+ */
+export function networkGroup (remoteAddr: Multiaddr): string {
+  const components = remoteAddr.getComponents()
+  const circuit = components.findIndex(c => c.name === 'p2p-circuit')
+
+  if (circuit > 0) {
+    const relay = components.slice(0, circuit).findLast(c => c.name === 'p2p')
+    return `relay:${relay?.value ?? remoteAddr.toString()}`
+  }
+
+  const ip = components[0]
+
+  if (ip?.name === 'ip4' && ip.value != null) {
+    return `ip4:${ip.value.split('.').slice(0, 3).join('.')}`
+  }
+
+  if (ip?.name === 'ip6' && ip.value != null) {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+)\.\d+$/i.exec(ip.value)
+
+    if (mapped != null) {
+      return `ip4:${mapped[1]}`
+    }
+
+    return `ip6:${expandIPv6(ip.value).slice(0, 3).join(':')}`
+  }
+
+  return remoteAddr.toString()
+}
+
+/** The eight hextets of an IPv6 address, `::` filled in, zone dropped */
+function expandIPv6 (address: string): string[] {
+  const [head, tail] = address.split('%')[0].toLowerCase().split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = tail == null || tail === '' ? [] : tail.split(':')
+  const zeros = tail == null ? [] : new Array(8 - left.length - right.length).fill('0')
+
+  return [...left, ...zeros, ...right].map(hextet => hextet.replace(/^0+(?=.)/, ''))
+}

@@ -1,0 +1,37 @@
+/**
+ * Workarounds for js-libp2p behaviours that break what this package promises,
+ * one file each, applied only to the streams and connections this package
+ * handles. The core calls in through this file alone.
+ *
+ * Each names the versions it was seen on and what lets it be deleted:
+ *
+ * | file | behaviour (seen on libp2p 3.3.11, `@libp2p/utils` 7.x, `@chainsafe/libp2p-yamux` 8.0.1) | delete when |
+ * | --- | --- | --- |
+ * | `late-reader.ts` | `remoteCloseWrite` fires once, so a reader that starts after the remote half-closed never sees the end | a listener added after the half-close is told of it |
+ * | `drain-each-time.ts` | `onDrain()` resolves at once from the second wait on, so writers buffer without bound | `onDrain()` waits for a fresh `drain` each time |
+ * | `frame-size.ts` | js-yamux sends data frames as large as the send window; rust-yamux closes the connection over 1 MiB | js-yamux caps its data frames |
+ * | `reset-is-an-error.ts` | a reader that starts after a remote reset sees a clean end; `send()` after it throws `StreamStateError`; `close()` can reject with a `StreamAbortEvent` | a late reader, `send()` and `close()` report the reset as an `Error` |
+ * | `early-streams.ts` | more than 10 streams opened before the listener finished setting up a connection abort it (`maxEarlyStreams`) | early streams wait instead of aborting the connection |
+ */
+
+import { drainEachTime } from './drain-each-time.ts'
+import { capFrameSize } from './frame-size.ts'
+import { seeEndWhenReadLate } from './late-reader.ts'
+import { resetIsAnError } from './reset-is-an-error.ts'
+import type { Stream } from '@libp2p/interface'
+
+export { openAfterFirstStream } from './early-streams.ts'
+
+/**
+ * Applies the per-stream workarounds to a stream this package hands out
+ * (accepted or opened): a late reader sees the remote's half-close,
+ * `onDrain()` waits every time, and data frames stay within what every yamux
+ * accepts, and a remote reset is an error on every later read, write and
+ * close. Each touches only this stream.
+ */
+export function fixStream (stream: Stream): void {
+  seeEndWhenReadLate(stream)
+  resetIsAnError(stream)
+  drainEachTime(stream)
+  capFrameSize(stream)
+}

@@ -1,0 +1,129 @@
+import { AbortError, NotStartedError, StreamResetError, TimeoutError } from '@libp2p/interface'
+import { OpenStreamError } from '../errors.ts'
+import { fixStream, openAfterFirstStream } from '../libp2p-fixes/index.ts'
+import { resolveOpen } from '../options.ts'
+import type { Registry } from '../registry.ts'
+import type { Connection, Stream } from '@libp2p/interface'
+
+/**
+ * Opens a stream to `target` for the first of `protocol` the remote supports,
+ * dialling first when there is no connection. See `Control.openStream`.
+ */
+export async function openStream (registry: Registry, target: unknown, protocol: unknown, openOptions: unknown): Promise<Stream> {
+  const {
+    target: dialTarget, protocols, signal, negotiationTimeout, maxOutboundStreams,
+    runOnLimitedConnection, negotiateFully, force, connection: given
+  } = resolveOpen(target, protocol, openOptions, registry.init)
+
+  if (!registry.isRunning) {
+    throw new NotStartedError('The libp2p node is not started')
+  }
+
+  if (signal?.aborted === true) {
+    throw abortError('openStream was called with an aborted signal', signal)
+  }
+
+  // one signal for libp2p, aborted by the caller, by stop(), or by the
+  // negotiation timeout; the reason tells them apart
+  const controller = new AbortController()
+  // made only when needed: an error's stack trace is a large part of an open
+  let aborted: AbortError | undefined
+  const onAbort = (): void => {
+    aborted = abortError('openStream was aborted', signal)
+    controller.abort(aborted)
+  }
+  const untrack = registry.trackOpen(controller)
+  let timer: ReturnType<typeof setTimeout> | undefined
+
+  signal?.addEventListener('abort', onAbort, { once: true })
+
+  try {
+    let connection: Connection
+
+    try {
+      // reuses an open connection to the peer if there is one
+      connection = given ?? await registry.components.connectionManager.openConnection(dialTarget, {
+        signal: controller.signal,
+        force
+      })
+    } catch (err: any) {
+      throw explain(err, controller.signal, aborted, `Could not connect to ${String(dialTarget)}`)
+    }
+
+    timer = setTimeout(() => {
+      controller.abort(new TimeoutError(`Protocol negotiation took longer than ${negotiationTimeout} ms`))
+    }, negotiationTimeout)
+
+    try {
+      // waits for multistream-select to agree on a protocol
+      const negotiate = async (): Promise<Stream> => connection.newStream(protocols, {
+        signal: controller.signal,
+        maxOutboundStreams,
+        runOnLimitedConnection,
+        negotiateFully
+      })
+      // negotiateFully is passed on, but js-libp2p 3.x negotiates fully
+      // whatever it says, so the first-stream guard applies either way
+      const stream = await openAfterFirstStream(connection, negotiate, controller.signal)
+
+      // the remote may reset a stream it cannot take (a full backlog) as soon
+      // as it has agreed on the protocol; one that already did is no open
+      if (stream.status !== 'open') {
+        throw new OpenStreamError(`The remote ${stream.status === 'reset' ? 'reset' : 'closed'} the stream for ${stream.protocol} as soon as it was negotiated (its backlog may be full)`, {
+          cause: stream.status === 'reset' ? new StreamResetError('The remote reset the stream') : undefined
+        })
+      }
+
+      fixStream(stream)
+      registry.metrics.onOpened(stream.protocol)
+      return stream
+    } catch (err: any) {
+      if ((err?.name === 'UnsupportedProtocolError' || err instanceof OpenStreamError) && !controller.signal.aborted) {
+        throw err
+      }
+
+      throw explain(err, controller.signal, aborted, `Could not open a stream for ${protocols.join(', ')} to ${connection.remotePeer}`)
+    }
+  } catch (err: any) {
+    registry.metrics.onOpenError(err)
+    registry.log.trace('openStream %s to %s failed - %e', protocols, dialTarget, err)
+    throw err
+  } finally {
+    clearTimeout(timer)
+    signal?.removeEventListener('abort', onAbort)
+    untrack()
+  }
+}
+
+/**
+ * Turns what libp2p threw into the error `openStream` promises: the caller's
+ * `AbortError`, or an `OpenStreamError` whose cause says what went wrong.
+ */
+function explain (err: Error, signal: AbortSignal, aborted: AbortError | undefined, context: string): Error {
+  if (signal.aborted) {
+    const reason: Error = signal.reason
+
+    if (aborted != null && reason === aborted) {
+      return aborted
+    }
+
+    return new OpenStreamError(`${context}: ${reason.message}`, { cause: reason })
+  }
+
+  return new OpenStreamError(`${context}: ${err?.message ?? String(err)}`, { cause: err })
+}
+
+/**
+ * The `AbortError` an aborted call rejects with; the signal's reason (a
+ * `TimeoutError` from `AbortSignal.timeout()`, or the caller's own) is its
+ * `cause`.
+ */
+function abortError (message: string, signal?: AbortSignal): AbortError {
+  const err = new AbortError(message)
+
+  if (signal?.reason !== undefined) {
+    Object.defineProperty(err, 'cause', { value: signal.reason, writable: true, configurable: true })
+  }
+
+  return err
+}

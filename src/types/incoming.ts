@@ -1,0 +1,176 @@
+/**
+ * What `accept` hands out: the streams, the handle over them, and its
+ * counters.
+ */
+
+import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
+
+/**
+ * A lane's counters, from `IncomingStreams.stats()`.
+ */
+export interface LaneStats {
+  /** Its backlog size */
+  backlog: number
+  /** Streams waiting in it now */
+  queued: number
+  /** Streams yielded from it */
+  accepted: number
+  /** Streams reset without being yielded */
+  dropped: number
+  /** Streams moved into it with `move()` */
+  moved: number
+  /** Streams that left it unyielded: their remote reset them or their connection closed */
+  gone: number
+}
+
+/**
+ * Why an inbound stream was reset without being yielded:
+ * - `backlog-full`: its lane was full and its network group and peer already held their fair share of it
+ * - `evicted`: it was queued, and made room for a stream from a network group (or peer) holding fewer slots
+ * - `peer-limit`: its peer already held `maxPerPeer` slots of the lane
+ * - `stream-limit`: its peer already had `maxInboundStreams` streams open for the protocol
+ * - `bytes-limit`: the queued streams held more than `maxQueuedBytes`, and it held the most
+ * - `expired`: it waited longer than `maxQueueAge`
+ * - `match-error`: a lane's `match` threw for it
+ * - `closed`: it was still queued, or still negotiating, when the `accept` ended
+ */
+export type DropReason = 'backlog-full' | 'evicted' | 'peer-limit' | 'stream-limit' | 'bytes-limit' | 'expired' | 'match-error' | 'closed'
+
+/**
+ * Why a queued stream left without being yielded or dropped:
+ * - `remote-reset`: its opener reset it (gave up)
+ * - `connection-closed`: its connection closed
+ * - `error`: it failed for another reason, such as a muxer error
+ */
+export type GoneReason = 'remote-reset' | 'connection-closed' | 'error'
+
+/**
+ * A stream reset without being yielded, as told to `onDrop`.
+ */
+export interface DroppedStream {
+  /** Why it was dropped */
+  reason: DropReason
+  /** The remote peer that opened it */
+  peer: PeerId
+  /** The connection it arrived on */
+  connection: Connection
+  /** Its negotiated protocol */
+  protocol: string
+  /** The lane it was in, when one had been chosen */
+  lane?: string
+  /** True when it had been yielded before and handed back with `move()` */
+  moved: boolean
+}
+
+/**
+ * Counters of one `accept`, from `IncomingStreams.stats()`. Every stream that
+ * arrives is in exactly one of `accepted`, `dropped`, `gone` and `queued`, so
+ * `arrived === accepted + dropped + gone + queued` at all times. Streams
+ * handed back with `move()` were accepted already: they are counted in
+ * `moved` and `requeued`, and not again in the others.
+ */
+export interface IncomingStats {
+  /** Streams that arrived (negotiated the protocol) */
+  arrived: number
+  /** Streams waiting in all lanes that were never yielded */
+  queued: number
+  /** Streams yielded so far, each once */
+  accepted: number
+  /** Streams reset without being yielded */
+  dropped: number
+  /** Streams that left the queue unyielded, without being reset by us */
+  gone: number
+  /** Streams handed back with `move()` that wait to be yielded again */
+  requeued: number
+  /** Successful `move()` calls */
+  moved: number
+  /** Bytes the queued streams hold, received while they waited */
+  queuedBytes: number
+  /** `dropped`, by reason */
+  dropReasons: Record<DropReason, number>
+  /** `gone`, by reason */
+  goneReasons: Record<GoneReason, number>
+  /** Lane by lane */
+  lanes: Record<string, LaneStats>
+}
+
+/**
+ * One accepted inbound stream, as yielded by {@link IncomingStreams}.
+ */
+export interface IncomingStream {
+  /** The stream, already negotiated. The application owns it and must close or abort it. */
+  stream: Stream
+  /** The connection it arrived on */
+  connection: Connection
+  /** The remote peer that opened it */
+  peer: PeerId
+  /** The negotiated protocol: one of those passed to `accept` */
+  protocol: string
+  /** The lane it was queued in (`default` when `accept` has no lanes) */
+  lane: string
+}
+
+/**
+ * The inbound streams of one `accept` call, polled lazily.
+ *
+ * Streams that arrive while the application is not waiting for one wait in a
+ * FIFO backlog of `backlog` entries. When the backlog is full, further streams
+ * are **reset** at once, so their openers see an error instead of a hang, and
+ * counted in `dropped`. A queued stream whose remote resets it, or whose
+ * connection closes, leaves the backlog at once and is never yielded. A queued
+ * stream loses nothing: bytes and the half-close its remote sent while it
+ * waited are all seen by whoever reads it later. While it waits it is paused,
+ * so its remote can send no more than its muxer's window; the queue as a
+ * whole holds at most `maxQueuedBytes` and no stream waits longer than
+ * `maxQueueAge`.
+ *
+ * Ending the handle - `close()`, `break`/`return`/`throw` out of `for await`,
+ * the `signal` given to `accept`, `await using`, the node stopping, or the
+ * handle being garbage-collected - deregisters its protocols, so remotes get
+ * `UnsupportedProtocolError` and the protocols can be accepted again at once;
+ * streams still queued are reset.
+ *
+ * Several loops may iterate one handle; each stream goes to exactly one of
+ * them, in arrival order.
+ */
+export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDisposable {
+  /** The protocols this handle accepts */
+  readonly protocols: readonly string[]
+  /** Streams waiting in the backlog now, moved ones included */
+  readonly queued: number
+  /** Streams handed to the application so far */
+  readonly accepted: number
+  /** Streams reset without being yielded, for any `DropReason` */
+  readonly dropped: number
+  /** True once the handle has ended and its protocols are deregistered */
+  readonly closed: boolean
+  /** Deregisters the protocols, ends every iteration and resets queued streams. Idempotent. */
+  close(): void
+  /**
+   * The next stream, like one step of `for await`, but giving up when
+   * `options.signal` aborts: then it rejects with the signal's reason and
+   * takes no stream. Use this rather than racing a bare `next()` against a
+   * timeout, which takes the stream that arrives after the caller gave up.
+   */
+  next(options?: AbortOptions): Promise<IteratorResult<IncomingStream, undefined>>
+  /**
+   * The streams of one lane alone, polled lazily, for a worker that serves
+   * that lane at its own pace. Ending this iteration ends only this reader;
+   * the handle stays open.
+   *
+   * @throws {InvalidParametersError} there is no lane called `name`
+   */
+  lane(name: string): AsyncIterable<IncomingStream>
+  /**
+   * Hands an accepted stream to the lane `name`, for example once an
+   * application-level handshake has shown who the peer is. The lane yields it
+   * next and counts it in `moved`. A stream moved again before it was yielded
+   * leaves its former lane.
+   *
+   * @throws {MoveRejectedError} the lane is full, the peer holds `maxPerPeer` of it, the handle closed, or the stream ended; the stream stays where it was
+   * @throws {InvalidParametersError} there is no lane called `name`
+   */
+  move(item: IncomingStream, name: string): void
+  /** Counters for the whole handle and for each lane */
+  stats(): IncomingStats
+}
