@@ -127,6 +127,30 @@ for (const transport of ['tcp', 'memory'] satisfies Transport[]) {
 
       expect(streams.map(b => b[0])).to.deep.equal(Array.from({ length: 500 }, (_, i) => i % 256))
     })
+
+    it('keeps the first-stream guard with negotiateFully: false: 200 opens right after the dial share one live connection', async function () {
+      this.timeout(30_000)
+      expect(dialer.getConnections(listener.peerId)).to.have.lengthOf(0)
+      const control = dialer.services.stream.newControl()
+      const echoed = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+        const s = await control.openStream(listener.peerId, ECHO, { negotiateFully: false })
+        s.send(Uint8Array.of(i))
+        await s.close()
+        return readAll(s)
+      }))
+
+      expect(echoed.map(b => b[0])).to.deep.equal(Array.from({ length: 200 }, (_, i) => i))
+      expect(dialer.getConnections(listener.peerId)).to.have.lengthOf(1)
+    })
+
+    it('an open with an already-aborted signal rejects with AbortError whose cause is the signal\'s reason', async () => {
+      const reason = new Error('the user went away')
+      const err = await dialer.services.stream.newControl().openStream(listener.peerId, ECHO, { signal: AbortSignal.abort(reason) })
+        .then(() => undefined, (err: any) => err)
+
+      expect(err).to.have.property('name', 'AbortError')
+      expect(err).to.have.property('cause', reason)
+    })
   })
 }
 
@@ -139,6 +163,22 @@ describe('openStream over TCP failures', () => {
 
   afterEach(async () => {
     await dialer.stop()
+  })
+
+  it('an open aborted by AbortSignal.timeout() during the dial rejects with AbortError whose cause is the TimeoutError', async function () {
+    this.timeout(5_000)
+    const { server, address } = await silentServer()
+
+    try {
+      const err = await dialer.services.stream.newControl().openStream(multiaddr(address), ECHO, { signal: AbortSignal.timeout(200) })
+        .then(() => undefined, (err: any) => err)
+
+      expect(err).to.have.property('name', 'AbortError')
+      expect(err.cause).to.have.property('name', 'TimeoutError')
+    } finally {
+      // stops listening; the dialer's stop ends the socket it left
+      server.close()
+    }
   })
 
   it('rejects with OpenStreamError when the address refuses the connection', async function () {
