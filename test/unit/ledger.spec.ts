@@ -1,0 +1,157 @@
+import { expect } from 'aegir/chai'
+import { StreamDroppedError } from '../../src/errors.ts'
+import { Ledger } from '../../src/inbound/ledger.ts'
+import { StreamMetrics } from '../../src/metrics.ts'
+import type { LedgerInit } from '../../src/inbound/ledger.ts'
+import type { DroppedStream } from '../../src/types.ts'
+import type { Connection, Logger, Metrics, Stream } from '@libp2p/interface'
+
+const PROTOCOL = '/test/ledger/1.0.0'
+
+/** A logger that keeps its error lines */
+function logger (): Logger & { errors: unknown[][] } {
+  const errors: unknown[][] = []
+  return Object.assign(() => {}, { errors, error: (...args: unknown[]) => { errors.push(args) }, trace: () => {}, enabled: false, newScope: () => logger() }) as any
+}
+
+/** A metrics component that records every counter increment as "name:label" */
+function recordingMetrics (): { metrics: Metrics, counted: string[] } {
+  const counted: string[] = []
+  const metrics = {
+    registerCounterGroup: (name: string) => ({
+      increment: (labels: Record<string, boolean>) => { counted.push(...Object.keys(labels).map(label => `${name}:${label}`)) }
+    })
+  } as unknown as Metrics
+
+  return { metrics, counted }
+}
+
+/** A stream that records what it was aborted with */
+function fakeStream (id: string): Stream & { abortedWith?: Error } {
+  const stream = {
+    id,
+    protocol: PROTOCOL,
+    abortedWith: undefined as Error | undefined,
+    abort (err: Error) { stream.abortedWith = err }
+  }
+  return stream as unknown as Stream & { abortedWith?: Error }
+}
+
+const connection = { remotePeer: { toString: () => 'peer-a' } } as unknown as Connection
+
+function ledger (init: Partial<LedgerInit> = {}): Ledger {
+  return new Ledger({ protocols: [PROTOCOL], log: logger(), metrics: new StreamMetrics(), ...init })
+}
+
+describe('unit: Ledger', () => {
+  it('starts with every counter, and every reason, at zero', () => {
+    const l = ledger()
+
+    expect([l.arrived, l.accepted, l.dropped, l.gone]).to.deep.equal([0, 0, 0, 0])
+    expect(Object.values(l.dropReasons).every(n => n === 0)).to.be.true()
+    expect(Object.keys(l.dropReasons)).to.have.members(['backlog-full', 'evicted', 'peer-limit', 'stream-limit', 'bytes-limit', 'expired', 'match-error', 'closed'])
+    expect(l.goneReasons).to.deep.equal({ 'remote-reset': 0, 'connection-closed': 0, error: 0 })
+  })
+
+  it('drop() resets the stream with a StreamDroppedError carrying the reason and naming the protocols', () => {
+    const l = new Ledger({ protocols: ['/a/1.0.0', '/b/1.0.0'], log: logger(), metrics: new StreamMetrics() })
+    const stream = fakeStream('s1')
+
+    l.drop({ stream, connection, reason: 'backlog-full', lane: 'default' })
+
+    expect(stream.abortedWith).to.be.an.instanceOf(StreamDroppedError)
+    expect(stream.abortedWith).to.have.property('reason', 'backlog-full')
+    expect(stream.abortedWith?.message).to.include('/a/1.0.0, /b/1.0.0').and.to.include('backlog-full')
+  })
+
+  it('counts each drop under its reason, and dropped is their sum', () => {
+    const l = ledger()
+
+    l.drop({ stream: fakeStream('1'), connection, reason: 'evicted' })
+    l.drop({ stream: fakeStream('2'), connection, reason: 'evicted' })
+    l.drop({ stream: fakeStream('3'), connection, reason: 'expired' })
+
+    expect(l.dropReasons).to.include({ evicted: 2, expired: 1, 'backlog-full': 0 })
+    expect(l.dropped).to.equal(3)
+  })
+
+  it('reuses one error per reason instead of building one for every drop', () => {
+    const l = ledger()
+    const [a, b, c] = [fakeStream('a'), fakeStream('b'), fakeStream('c')]
+
+    l.drop({ stream: a, connection, reason: 'closed' })
+    l.drop({ stream: b, connection, reason: 'closed' })
+    l.drop({ stream: c, connection, reason: 'peer-limit' })
+
+    expect(a.abortedWith).to.equal(b.abortedWith)
+    expect(c.abortedWith).to.not.equal(a.abortedWith)
+  })
+
+  it('tells onDrop about each drop, after counting it', () => {
+    const told: Array<DroppedStream & { droppedThen: number }> = []
+    const l: Ledger = ledger({ onDrop: drop => { told.push({ ...drop, droppedThen: l.dropped }) } })
+
+    l.drop({ stream: fakeStream('1'), connection, reason: 'match-error' })
+    l.drop({ stream: fakeStream('2'), connection, reason: 'evicted', lane: 'public', moved: true })
+
+    expect(told).to.deep.equal([
+      { reason: 'match-error', peer: connection.remotePeer, connection, protocol: PROTOCOL, lane: undefined, moved: false, droppedThen: 1 },
+      { reason: 'evicted', peer: connection.remotePeer, connection, protocol: PROTOCOL, lane: 'public', moved: true, droppedThen: 1 }
+    ])
+  })
+
+  it('resets and reports a moved stream\'s drop without counting it again', () => {
+    const { metrics, counted } = recordingMetrics()
+    const l = ledger({ metrics: new StreamMetrics(metrics) })
+    const stream = fakeStream('moved')
+
+    l.drop({ stream, connection, reason: 'expired', lane: 'a', moved: true })
+
+    expect(stream.abortedWith).to.have.property('reason', 'expired')
+    expect(l.dropped).to.equal(0)
+    expect(counted).to.deep.equal([])
+  })
+
+  it('logs what onDrop throws and goes on: the stream is reset and counted all the same', () => {
+    const log = logger()
+    const l = ledger({ log, onDrop: () => { throw new Error('observer failed') } })
+    const stream = fakeStream('1')
+
+    expect(() => { l.drop({ stream, connection, reason: 'stream-limit' }) }).to.not.throw()
+    expect(stream.abortedWith).to.have.property('reason', 'stream-limit')
+    expect(l.dropped).to.equal(1)
+    expect(log.errors).to.have.lengthOf(1)
+  })
+
+  it('counts accepted and gone streams, gone by reason', () => {
+    const l = ledger()
+
+    l.countAccepted(PROTOCOL, 'default')
+    l.countGone('remote-reset')
+    l.countGone('remote-reset')
+    l.countGone('connection-closed')
+
+    expect(l.accepted).to.equal(1)
+    expect(l.goneReasons).to.deep.equal({ 'remote-reset': 2, 'connection-closed': 1, error: 0 })
+    expect(l.gone).to.equal(3)
+  })
+
+  it('measures accepted and dropped streams by protocol, lane and reason when the node has metrics', () => {
+    const { metrics, counted } = recordingMetrics()
+    const l = ledger({ metrics: new StreamMetrics(metrics) })
+
+    l.countAccepted(PROTOCOL, 'vip')
+    l.drop({ stream: fakeStream('1'), connection, reason: 'bytes-limit', lane: 'public' })
+    l.drop({ stream: fakeStream('2'), connection, reason: 'closed' })
+
+    expect(counted).to.deep.equal([
+      `libp2p_stream_accepted_total:${PROTOCOL}`,
+      'libp2p_stream_lane_accepted_total:vip',
+      `libp2p_stream_dropped_total:${PROTOCOL}`,
+      'libp2p_stream_dropped_by_reason_total:bytes-limit',
+      'libp2p_stream_lane_dropped_total:public',
+      `libp2p_stream_dropped_total:${PROTOCOL}`,
+      'libp2p_stream_dropped_by_reason_total:closed'
+    ])
+  })
+})
