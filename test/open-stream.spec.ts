@@ -1,12 +1,12 @@
-import { createServer } from 'node:net'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { bytes, createNode, createPair, readAll, serveEcho, writeAll } from './fixtures/nodes.ts'
+import { createNode, createPair } from './fixtures/nodes.ts'
+import { randomPeerId } from './fixtures/peer-id.ts'
+import { bytes } from './fixtures/random.ts'
+import { silentServer } from './fixtures/silent-server.ts'
+import { readAll, serveEcho, writeAll } from './fixtures/streams.ts'
 import type { Node, Transport } from './fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
-import type { Server } from 'node:net'
 
 const ECHO = '/test/echo/1.0.0'
 
@@ -15,18 +15,6 @@ async function echo (node: Node): Promise<() => void> {
   void serveEcho(incoming)
 
   return () => { incoming.close() }
-}
-
-/** A TCP server that accepts connections and never says a word */
-async function silentServer (): Promise<{ address: string, server: Server }> {
-  const server = createServer(() => {})
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  return { address: `/ip4/127.0.0.1/tcp/${port}`, server }
-}
-
-async function randomPeerId (): Promise<ReturnType<typeof peerIdFromPrivateKey>> {
-  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 }
 
 for (const transport of ['tcp', 'memory'] satisfies Transport[]) {

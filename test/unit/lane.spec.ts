@@ -225,25 +225,20 @@ describe('unit: Lane', () => {
       expect((admission as { victim: LaneEntry<number> }).victim.group).to.equal('net-2')
     })
 
-    it('among equally heavy peers of the victim group, evicts the newest entry', () => {
-      const l = lane(4)
-      const entries = [entry('a', 'net'), entry('b', 'net'), entry('a', 'net'), entry('b', 'net')]
-      entries.forEach(e => { l.add(e) })
+    const newestOfHeaviest: Array<[string, string[], number]> = [
+      ['among equally heavy peers of the victim group, evicts the newest entry', ['a', 'b', 'a', 'b'], 3],
+      ['evicts the victim group\'s heaviest peer even when a lighter peer\'s entry is newer', ['a', 'a', 'a', 'b'], 2]
+    ]
 
-      const admission = offer(l, entry('c', 'other'))
+    for (const [title, queued, victim] of newestOfHeaviest) {
+      it(title, () => {
+        const l = lane(queued.length)
+        const entries = queued.map(peer => entry(peer, 'net'))
+        entries.forEach(e => { l.add(e) })
 
-      expect(admission).to.deep.equal({ admitted: true, victim: entries[3] })
-    })
-
-    it('among the heaviest group\'s peers, evicts the heaviest peer even when a lighter peer\'s entry is newer', () => {
-      const l = lane(4)
-      const entries = [entry('a', 'net'), entry('a', 'net'), entry('a', 'net'), entry('b', 'net')]
-      entries.forEach(e => { l.add(e) })
-
-      const admission = offer(l, entry('c', 'other'))
-
-      expect(admission).to.deep.equal({ admitted: true, victim: entries[2] })
-    })
+        expect(offer(l, entry('c', 'other'))).to.deep.equal({ admitted: true, victim: entries[victim] })
+      })
+    }
   })
 
   describe('readers', () => {

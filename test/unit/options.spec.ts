@@ -1,18 +1,13 @@
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_NEGOTIATION_TIMEOUT } from '../../src/constants.ts'
 import { resolveAccept, resolveInit, resolveOpen } from '../../src/options.ts'
+import { randomPeerId } from '../fixtures/peer-id.ts'
 import type { ResolvedInit } from '../../src/options.ts'
 import type { PeerId } from '@libp2p/interface'
 
 const INIT: ResolvedInit = { backlog: DEFAULT_BACKLOG, maxOutboundStreams: DEFAULT_MAX_OUTBOUND_STREAMS }
 const P = '/test/options/1.0.0'
-
-async function peerId (): Promise<PeerId> {
-  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-}
 
 /** Expects `run` to throw an InvalidParametersError whose message names `parameter` */
 function expectRejected (run: () => unknown, parameter: string): void {
@@ -154,7 +149,7 @@ describe('unit: option resolution', () => {
     let other: PeerId
 
     before(async () => {
-      [target, other] = await Promise.all([peerId(), peerId()])
+      [target, other] = await Promise.all([randomPeerId(), randomPeerId()])
     })
 
     it('fills in the defaults', () => {
