@@ -48,7 +48,7 @@ const listener = await createNode('tcp')
 const incoming = listener.services.stream.newControl().accept(ECHO, { backlog: 64 })
 const serving = serveEcho(incoming, err => { errors.push(`server stream: ${err.stack ?? err}`) })
 
-const peers = await Promise.all(Array.from({ length: PEERS }, async () => createNode('tcp', { listen: [] })))
+const peers = await Promise.all(Array.from({ length: PEERS }, async () => createNode('tcp', {}, undefined, [])))
 const target = listener.getMultiaddrs()[0]
 let running = true
 const isRunning = () => running

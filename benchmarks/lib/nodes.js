@@ -20,7 +20,7 @@ export function transportLabel (transport) {
 export async function createNode (transport, listen) {
   // the tests' node (dist/test/fixtures/nodes.js), which allows many
   // connections a second from one host, as the benchmarks make
-  return createTestNode(transport, listen ? {} : { listen: [] })
+  return createTestNode(transport, {}, undefined, listen ? undefined : [])
 }
 
 /**
