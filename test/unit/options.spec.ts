@@ -142,6 +142,13 @@ describe('unit: option resolution', () => {
         expectRejected(() => resolveAccept(protocol, options, INIT), parameter)
       })
     }
+
+    // Pending on src: validateTimeout takes any finite number, but Node runs a
+    // setTimeout over 2^31 - 1 ms after 1 ms, so Expiry wakes about every
+    // millisecond while anything is queued (118 wake-ups in 200 ms at 3e9)
+    it.skip('rejects a maxQueueAge longer than a timer can wait (2^31 - 1 ms), naming maxQueueAge', () => {
+      expectRejected(() => resolveAccept(P, { maxQueueAge: 2 ** 31 }, INIT), 'maxQueueAge')
+    })
   })
 
   describe('resolveOpen', () => {
@@ -179,6 +186,23 @@ describe('unit: option resolution', () => {
       const resolved = resolveOpen(target, P, { connection, force: true, negotiateFully: false, runOnLimitedConnection: true, negotiationTimeout: 5 }, INIT)
 
       expect(resolved).to.include({ connection, force: true, negotiateFully: false, runOnLimitedConnection: true, negotiationTimeout: 5 })
+    })
+
+    // Pending on src: resolveOpen keeps the caller's array, and openStream
+    // negotiates with it after the dial, so a caller changing its list meanwhile
+    // changes what is negotiated (resolveAccept copies it)
+    it.skip('copies the protocol list, so changing the caller\'s list later changes nothing', () => {
+      const list = ['/a/1.0.0', '/b/1.0.0']
+      const resolved = resolveOpen(target, list, undefined, INIT)
+      list[0] = '/changed/1.0.0'
+
+      expect(resolved.protocols).to.deep.equal(['/a/1.0.0', '/b/1.0.0'])
+    })
+
+    // Pending on src: as maxQueueAge; a negotiationTimeout over 2^31 - 1 ms
+    // times the negotiation out after 1 ms
+    it.skip('rejects a negotiationTimeout longer than a timer can wait (2^31 - 1 ms), naming negotiationTimeout', () => {
+      expectRejected(() => resolveOpen(target, P, { negotiationTimeout: 2 ** 31 }, INIT), 'negotiationTimeout')
     })
 
     it('rejects a connection to another peer than the target, naming connection', () => {
