@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import { Lane } from '../../src/inbound/lane.ts'
 import { random } from '../fixtures/random.ts'
-import type { Admission, LaneEntry, Waiter } from '../../src/inbound/lane.ts'
+import type { Admission, LaneEntry } from '../../src/inbound/lane.ts'
 
 /** A lane of `backlog` slots holding plain numbers */
 function lane (backlog: number, maxPerPeer = backlog): Lane<number> {
@@ -239,36 +239,6 @@ describe('unit: Lane', () => {
         expect(offer(l, entry('c', 'other'))).to.deep.equal({ admitted: true, victim: entries[victim] })
       })
     }
-  })
-
-  describe('readers', () => {
-    const waiter = (): Waiter<number> => () => {}
-
-    it('hands out waiting readers longest-waiting first', () => {
-      const l = lane(1)
-      const [w1, w2] = [waiter(), waiter()]
-      l.wait(w1)
-      l.wait(w2)
-
-      expect(l.takeWaiter()).to.equal(w1)
-      expect(l.takeWaiter()).to.equal(w2)
-      expect(l.takeWaiter()).to.be.undefined()
-    })
-
-    it('cancelWait takes only that reader off the list, and ignores one that is not on it', () => {
-      const l = lane(1)
-      const [w1, w2, w3] = [waiter(), waiter(), waiter()]
-      l.wait(w1)
-      l.wait(w2)
-      l.wait(w3)
-
-      l.cancelWait(w2)
-      l.cancelWait(w2)
-      l.cancelWait(waiter())
-
-      expect(l.takeWaiters()).to.deep.equal([w1, w3])
-      expect(l.takeWaiters()).to.deep.equal([])
-    })
   })
 
   describe('counters', () => {

@@ -3,8 +3,8 @@ import { StreamDroppedError } from '../../src/errors.ts'
 import { Ledger } from '../../src/inbound/ledger.ts'
 import { StreamMetrics } from '../../src/metrics.ts'
 import type { LedgerInit } from '../../src/inbound/ledger.ts'
-import type { DroppedStream } from '../../src/types.ts'
-import type { Connection, Logger, Metrics, Stream } from '@libp2p/interface'
+import type { DroppedStream } from '../../src/types/index.ts'
+import type { Connection, Logger, Metrics, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 const PROTOCOL = '/test/ledger/1.0.0'
 
@@ -47,7 +47,7 @@ describe('unit: Ledger', () => {
   it('starts with every counter, and every reason, at zero', () => {
     const l = ledger()
 
-    expect([l.arrived, l.accepted, l.dropped, l.gone]).to.deep.equal([0, 0, 0, 0])
+    expect([l.arrived, l.accepted, l.dropped, l.goneCount]).to.deep.equal([0, 0, 0, 0])
     expect(Object.values(l.dropReasons).every(n => n === 0)).to.be.true()
     expect(Object.keys(l.dropReasons)).to.have.members(['backlog-full', 'evicted', 'peer-limit', 'stream-limit', 'bytes-limit', 'expired', 'match-error', 'closed'])
     expect(l.goneReasons).to.deep.equal({ 'remote-reset': 0, 'connection-closed': 0, error: 0 })
@@ -123,17 +123,53 @@ describe('unit: Ledger', () => {
     expect(log.errors).to.have.lengthOf(1)
   })
 
-  it('counts accepted and gone streams, gone by reason', () => {
+  describe('gone: why a queued stream closed by itself', () => {
+    const open = { status: 'open' } as unknown as Connection
+    const closed = { status: 'closed' } as unknown as Connection
+    const clean = {} as unknown as StreamCloseEvent
+    const failed = { error: new Error('muxer failed') } as unknown as StreamCloseEvent
+    const status = (s: string): Stream => ({ status: s }) as unknown as Stream
+    const cases: Array<[string, Stream, Connection, StreamCloseEvent, string]> = [
+      ['a stream its remote reset is remote-reset', status('reset'), open, failed, 'remote-reset'],
+      ['a clean close is connection-closed: nothing here closes a queued stream', status('closed'), open, clean, 'connection-closed'],
+      ['a failure on a connection that closed is connection-closed', status('aborted'), closed, failed, 'connection-closed'],
+      ['a failure on a connection still open is error', status('aborted'), open, failed, 'error']
+    ]
+
+    for (const [title, stream, conn, evt, reason] of cases) {
+      it(title, () => {
+        const l = ledger()
+
+        expect(l.gone(stream, conn, evt, true)).to.equal(reason)
+        expect(l.goneReasons).to.include({ [reason]: 1 })
+        expect(l.goneCount).to.equal(1)
+      })
+    }
+
+    it('tells the reason without counting it when asked not to count (a moved stream)', () => {
+      const l = ledger()
+
+      expect(l.gone(status('reset'), open, failed, false)).to.equal('remote-reset')
+      expect(l.goneCount).to.equal(0)
+    })
+  })
+
+  it('stats() adds up: queued leaves out the requeued, moved sums the lanes, the reasons are copies', () => {
     const l = ledger()
+    l.arrived = 7
+    l.countAccepted(PROTOCOL, 'a')
+    l.drop({ stream: fakeStream('1'), connection, reason: 'evicted' })
+    const lanes = [
+      { name: 'a', stats: () => ({ backlog: 4, queued: 2, accepted: 1, dropped: 1, moved: 2, gone: 0 }) },
+      { name: 'b', stats: () => ({ backlog: 4, queued: 1, accepted: 0, dropped: 0, moved: 1, gone: 0 }) }
+    ]
 
-    l.countAccepted(PROTOCOL, 'default')
-    l.countGone('remote-reset')
-    l.countGone('remote-reset')
-    l.countGone('connection-closed')
+    const stats = l.stats({ size: 3, requeued: 1, bytes: 99 }, lanes)
 
-    expect(l.accepted).to.equal(1)
-    expect(l.goneReasons).to.deep.equal({ 'remote-reset': 2, 'connection-closed': 1, error: 0 })
-    expect(l.gone).to.equal(3)
+    expect(stats).to.deep.include({ arrived: 7, queued: 2, accepted: 1, dropped: 1, gone: 0, requeued: 1, moved: 3, queuedBytes: 99 })
+    expect(stats.lanes).to.deep.equal({ a: lanes[0].stats(), b: lanes[1].stats() })
+    stats.dropReasons.evicted = 100
+    expect(l.dropReasons.evicted).to.equal(1)
   })
 
   it('measures accepted and dropped streams by protocol, lane and reason when the node has metrics', () => {
