@@ -1,6 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { networkGroup } from '../../src/inbound/network-group.ts'
+import { random } from '../fixtures/random.ts'
 
 const RELAY = '12D3KooWAEavbVAYuVQVvz8NCEZvKK1RSzuT6HwZEzBTvBWPuNUT'
 const OTHER_RELAY = '12D3KooWLF4vvhnw3rA1Q4Mv2pf2F8Mu8TfVjJzmWwhGbqyShQ5k'
@@ -31,6 +32,31 @@ describe('unit: networkGroup', () => {
 
   it('reads IPv6 in any spelling the same way: leading zeros and upper case', () => {
     expect(group('/ip6/2001:0DB8:0001:0000::5/tcp/1')).to.equal('ip6:2001:db8:1')
+  })
+
+  it('property: any spelling of an IPv6 address, :: anywhere, gives the /48 of its eight hextets', () => {
+    const rng = random(48)
+
+    for (let i = 0; i < 500; i++) {
+      // hextets with runs of zeros, so :: has something to stand for
+      const hextets = Array.from({ length: 8 }, () => rng.below(3) === 0 ? 0 : rng.below(0x10000))
+      const start = rng.below(8)
+      const length = 1 + rng.below(8 - start)
+      const zeroed = hextets.map((h, j) => j >= start && j < start + length ? 0 : h)
+      const hex = zeroed.map(h => h.toString(16))
+      const written = `${hex.slice(0, start).join(':')}::${hex.slice(start + length).join(':')}`
+
+      expect(group(`/ip6/${written}/tcp/1`), written).to.equal(`ip6:${hex.slice(0, 3).join(':')}`)
+    }
+  })
+
+  it('property: any IPv4 address gives its first three octets', () => {
+    const rng = random(24)
+
+    for (let i = 0; i < 500; i++) {
+      const octets = Array.from({ length: 4 }, () => rng.below(256))
+      expect(group(`/ip4/${octets.join('.')}/tcp/1`)).to.equal(`ip4:${octets.slice(0, 3).join('.')}`)
+    }
   })
 
   // Pending on src: @multiformats/multiaddr 13 stores "::ffff:192.0.2.7" as

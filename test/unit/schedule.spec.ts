@@ -106,6 +106,21 @@ describe('unit: Schedule', () => {
     expect(counts.heavy).to.be.within(299, 301)
   })
 
+  it('property: with random weights and every lane busy, each full round of total-weight picks gives each lane exactly its weight', () => {
+    const rng = random(2024)
+
+    for (let trial = 0; trial < 50; trial++) {
+      const lanes = Array.from({ length: 2 + rng.below(4) }, (_, i) => fake(`lane-${i}`, 1_000_000, { weight: 1 + rng.below(6) }))
+      const total = lanes.reduce((sum, lane) => sum + lane.weight, 0)
+      const schedule = new Schedule(lanes)
+
+      for (let round = 0; round < 5; round++) {
+        const counts = tally(serve(schedule, total))
+        expect(lanes.map(lane => counts[lane.name] ?? 0), `trial ${trial}, round ${round}`).to.deep.equal(lanes.map(lane => lane.weight))
+      }
+    }
+  })
+
   it('leaves out lanes that are empty from the round, so their weight is not given to anyone', () => {
     const rng = random(7)
     const lanes = [fake('a', 0, { weight: 2 }), fake('b', 0), fake('c', 0, { weight: 3 })]
