@@ -59,12 +59,15 @@ describe('unit: networkGroup', () => {
     }
   })
 
-  // Pending on src: @multiformats/multiaddr 13 stores "::ffff:192.0.2.7" as
-  // "::ffff:c000:207", which the dotted-quad pattern in network-group.ts never
-  // matches, so every IPv4-mapped address lands in the one group "ip6:0:0:0".
-  it.skip('counts an IPv4-mapped IPv6 address as the IPv4 address it maps', () => {
+  // @multiformats/multiaddr 13 stores "::ffff:192.0.2.7" as "::ffff:c000:207"
+  it('counts an IPv4-mapped IPv6 address as the IPv4 address it maps', () => {
     expect(group('/ip6/::ffff:192.0.2.7/tcp/1')).to.equal('ip4:192.0.2')
     expect(group('/ip6/::ffff:198.51.100.1/tcp/1')).to.equal('ip4:198.51.100')
+  })
+
+  it('groups a link-local address with a zone by its address, not the whole multiaddr', () => {
+    expect(group('/ip6zone/eth0/ip6/fe80::1/tcp/1')).to.equal('ip6:fe80:0:0')
+    expect(group('/ip6zone/eth0/ip6/fe80::2/tcp/2')).to.equal('ip6:fe80:0:0')
   })
 
   it('groups a relayed address by the relay\'s peer id, whatever the relay\'s address or the target', () => {
