@@ -18,13 +18,9 @@
  * from the first half (JIT, pools, peer store filling) is deliberately left out.
  */
 import { parseArgs } from 'node:util'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
-import { stream } from '../dist/src/index.js'
+import { collectGarbage } from '../dist/test/fixtures/gc.js'
+import { createNode } from '../dist/test/fixtures/nodes.js'
+import { readAll, serveEcho } from '../dist/test/fixtures/streams.js'
 
 const { values } = parseArgs({
   options: {
@@ -44,50 +40,15 @@ const CONCURRENCY = Number(values.concurrency)
 const ECHO = '/soak/echo/1.0.0'
 const MB = 1024 * 1024
 
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc')
-
 const errors = []
 process.on('unhandledRejection', reason => { errors.push(`unhandled rejection: ${reason?.stack ?? reason}`) })
 process.on('uncaughtException', err => { errors.push(`uncaught exception: ${err?.stack ?? err}`) })
 
-async function createNode (listen = []) {
-  return createLibp2p({
-    addresses: { listen },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { stream: stream() }
-  })
-}
-
-async function readAll (s) {
-  const chunks = []
-  for await (const chunk of s) {
-    chunks.push(chunk.subarray())
-  }
-  return Buffer.concat(chunks)
-}
-
-const listener = await createNode(['/ip4/127.0.0.1/tcp/0'])
+const listener = await createNode('tcp')
 const incoming = listener.services.stream.newControl().accept(ECHO, { backlog: 64 })
-const serving = (async () => {
-  for await (const { stream: s } of incoming) {
-    void (async () => {
-      for await (const chunk of s) {
-        if (!s.send(chunk)) {
-          await s.onDrain()
-        }
-      }
-      await s.close()
-    })().catch(err => {
-      errors.push(`server stream: ${err.stack ?? err}`)
-      s.abort(err)
-    })
-  }
-})()
+const serving = serveEcho(incoming, err => { errors.push(`server stream: ${err.stack ?? err}`) })
 
-const peers = await Promise.all(Array.from({ length: PEERS }, async () => createNode()))
+const peers = await Promise.all(Array.from({ length: PEERS }, async () => createNode('tcp', {}, undefined, [])))
 const target = listener.getMultiaddrs()[0]
 let running = true
 const isRunning = () => running
@@ -130,7 +91,7 @@ async function pause (states) {
 /**
  * One peer's worker: open, echo a random payload, check it, close.
  *
- * @param {import('libp2p').Libp2p<{ stream: import('../dist/src/index.js').Behaviour }>} node - the peer
+ * @param {import('../dist/test/fixtures/nodes.js').Node} node - the peer
  * @param {ReturnType<typeof peerState>} state - shared by the peer's workers
  * @param {number} index - the worker's number within the peer; worker 0 hangs up
  */
@@ -193,8 +154,8 @@ async function worker (node, state, index) {
  */
 async function sample (elapsed) {
   const resume = await pause(states)
-  gc()
-  gc()
+  collectGarbage()
+  collectGarbage()
   const memory = process.memoryUsage()
   const resources = process.getActiveResourcesInfo()
   const count = type => resources.filter(r => r === type).length

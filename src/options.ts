@@ -89,7 +89,7 @@ export function resolveAccept (protocol: unknown, acceptOptions: unknown, init: 
  */
 export function resolveOpen (target: unknown, protocol: unknown, openOptions: unknown, init: ResolvedInit): ResolvedOpen {
   const dialTarget = validateTarget(target)
-  const protocols = validateProtocols(protocol)
+  const protocols = [...validateProtocols(protocol)]
   const options = validateOptions<OpenStreamOptions>(openOptions)
 
   return {

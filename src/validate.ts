@@ -77,8 +77,16 @@ export function validateTimeout (value: unknown, parameter: string, fallback: nu
     throw new InvalidParametersError(`${parameter} must be a positive number of milliseconds, got ${describe(value)}`)
   }
 
+  // a longer delay overflows setTimeout, which then fires at once
+  if (value > MAX_TIMER_DELAY) {
+    throw new InvalidParametersError(`${parameter} must be at most ${MAX_TIMER_DELAY} ms (what a timer can wait), got ${describe(value)}`)
+  }
+
   return value
 }
+
+/** The longest delay `setTimeout` honours: 2^31 - 1 ms, about 24.8 days */
+const MAX_TIMER_DELAY = 2_147_483_647
 
 /**
  * Checks that `signal`, when given, is an `AbortSignal`.

@@ -1,7 +1,10 @@
 import { expect } from 'aegir/chai'
 import { openOrDropped, opened, wasReset } from './fixtures/drops.ts'
-import { bytes, pairPerTest, eventually, readAll } from './fixtures/nodes.ts'
+import { pairPerTest } from './fixtures/nodes.ts'
+import { bytes } from './fixtures/random.ts'
+import { firstChunk, readAll } from './fixtures/streams.ts'
 import { TRANSPORTS } from './fixtures/transports.ts'
+import { eventually, nextWithin } from './fixtures/wait.ts'
 import type { Opened } from './fixtures/drops.ts'
 import type { Node } from './fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
@@ -69,7 +72,7 @@ for (const transport of TRANSPORTS) {
       expect(streams.slice(0, 2).map(s => opened(s).status)).to.deep.equal(['open', 'open'])
 
       // the two queued streams are still yielded, in order
-      const first = await incoming[Symbol.asyncIterator]().next()
+      const first = await nextWithin(incoming)
       expect(first.done).to.be.false()
       expect(first.value?.stream.id).to.equal(inboundStreams(listener, dialer)[0].id)
       incoming.close()
@@ -101,9 +104,8 @@ for (const transport of TRANSPORTS) {
       // both half-closes have reached the listener before anyone reads
       await eventually(() => incoming.queued === 2 && inboundStreams(listener, dialer).every(s => s.remoteWriteStatus === 'closed'), 'half-closes arrive while queued')
 
-      const iterator = incoming[Symbol.asyncIterator]()
-      const a = await iterator.next()
-      const b = await iterator.next()
+      const a = await nextWithin(incoming)
+      const b = await nextWithin(incoming)
 
       expect(await readAll(a.value!.stream)).to.equalBytes(payload)
       expect(await readAll(b.value!.stream)).to.have.lengthOf(0)
@@ -113,8 +115,7 @@ for (const transport of TRANSPORTS) {
     it('hands a stream straight to a waiting reader, even with a backlog of 0', async () => {
       const incoming = listener.services.stream.newControl().accept(PROTOCOL, { backlog: 0 })
       const opener = dialer.services.stream.newControl()
-      const iterator = incoming[Symbol.asyncIterator]()
-      const next = iterator.next()
+      const next = nextWithin(incoming)
 
       const s = await opener.openStream(listener.peerId, PROTOCOL)
       const { value } = await next
@@ -146,9 +147,8 @@ for (const transport of TRANSPORTS) {
       await eventually(() => incoming.queued === 2, 'freed slot reused')
       expect(incoming.dropped).to.equal(0)
 
-      const iterator = incoming[Symbol.asyncIterator]()
-      const first = await iterator.next()
-      expect((await first.value!.stream[Symbol.asyncIterator]().next()).value?.subarray()).to.equalBytes(Uint8Array.of(42))
+      const first = await nextWithin(incoming)
+      expect(await firstChunk(first.value!.stream)).to.equalBytes(Uint8Array.of(42))
 
       // the connection goes away with the third stream still queued
       await dialer.hangUp(listener.peerId)

@@ -1,6 +1,7 @@
 import { expect } from 'aegir/chai'
 import { collectGarbage } from './fixtures/gc.ts'
-import { pairPerTest, eventually } from './fixtures/nodes.ts'
+import { pairPerTest } from './fixtures/nodes.ts'
+import { eventually, nextWithin } from './fixtures/wait.ts'
 import type { Node } from './fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
 
@@ -19,7 +20,7 @@ describe('deregistration', () => {
 
     const again = listener.services.stream.newControl().accept(PROTOCOL)
     const opened = dialer.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
-    const { value } = await again[Symbol.asyncIterator]().next()
+    const { value } = await nextWithin(again)
     expect(value?.protocol).to.equal(PROTOCOL)
     expect((await opened).protocol).to.equal(PROTOCOL)
     again.close()

@@ -1,6 +1,7 @@
 import { expect } from 'aegir/chai'
 import { openOrDropped, opened, wasReset } from './fixtures/drops.ts'
-import { createNode, eventually } from './fixtures/nodes.ts'
+import { clusterPerTest } from './fixtures/nodes.ts'
+import { eventually, nextWithin } from './fixtures/wait.ts'
 import type { Opened } from './fixtures/drops.ts'
 import type { Node } from './fixtures/nodes.ts'
 import type { IncomingStream } from '../src/index.ts'
@@ -12,17 +13,9 @@ describe('fairness between peers', () => {
   let flooder: Node
   let other: Node
 
-  beforeEach(async () => {
-    // TCP: over the memory transport a flood runs as one long chain of
-    // microtasks in this process and starves the consumer's timers
-    [listener, flooder, other] = await Promise.all([createNode('tcp'), createNode('tcp'), createNode('tcp')])
-    await flooder.peerStore.merge(listener.peerId, { multiaddrs: listener.getMultiaddrs() })
-    await other.peerStore.merge(listener.peerId, { multiaddrs: listener.getMultiaddrs() })
-  })
-
-  afterEach(async () => {
-    await Promise.all([listener.stop(), flooder.stop(), other.stop()])
-  })
+  // TCP: over the memory transport a flood runs as one long chain of
+  // microtasks in this process and starves the consumer's timers
+  clusterPerTest('tcp', 2, cluster => { ({ listener, dialers: [flooder, other] } = cluster) })
 
   async function open (node: Node): Promise<Opened> {
     return openOrDropped(async () => node.services.stream.newControl().openStream(listener.peerId, PROTOCOL))
@@ -42,10 +35,9 @@ describe('fairness between peers', () => {
     expect(incoming.queued).to.equal(4)
     expect(incoming.dropped).to.equal(1)
 
-    const iterator = incoming[Symbol.asyncIterator]()
     const order: string[] = []
     for (let i = 0; i < 4; i++) {
-      const { value } = await iterator.next()
+      const { value } = await nextWithin(incoming)
       order.push(value!.peer.equals(other.peerId) ? 'other' : 'flooder')
     }
     expect(order).to.deep.equal(['flooder', 'flooder', 'flooder', 'other'])

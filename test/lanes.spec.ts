@@ -1,6 +1,8 @@
 import { expect } from 'aegir/chai'
 import { openOrDropped, opened, wasReset } from './fixtures/drops.ts'
-import { createNode, eventually, readAll } from './fixtures/nodes.ts'
+import { clusterPerTest } from './fixtures/nodes.ts'
+import { firstChunk, readAll } from './fixtures/streams.ts'
+import { eventually, nextWithin } from './fixtures/wait.ts'
 import type { Opened } from './fixtures/drops.ts'
 import type { Node } from './fixtures/nodes.ts'
 import type { IncomingStream } from '../src/index.ts'
@@ -13,15 +15,7 @@ describe('lanes', () => {
   let trusted: Node
   let stranger: Node
 
-  beforeEach(async () => {
-    [listener, trusted, stranger] = await Promise.all([createNode('tcp'), createNode('tcp'), createNode('tcp')])
-    await trusted.peerStore.merge(listener.peerId, { multiaddrs: listener.getMultiaddrs() })
-    await stranger.peerStore.merge(listener.peerId, { multiaddrs: listener.getMultiaddrs() })
-  })
-
-  afterEach(async () => {
-    await Promise.all([listener.stop(), trusted.stop(), stranger.stop()])
-  })
+  clusterPerTest('tcp', 2, cluster => { ({ listener, dialers: [trusted, stranger] } = cluster) })
 
   async function open (node: Node): Promise<Opened> {
     return openOrDropped(async () => node.services.stream.newControl().openStream(listener.peerId, PROTOCOL))
@@ -45,9 +39,8 @@ describe('lanes', () => {
     expect(incoming.stats().lanes.public.queued).to.equal(1)
 
     // priority: the trusted stream comes first although it arrived second
-    const iterator = incoming[Symbol.asyncIterator]()
-    const first = await iterator.next()
-    const second = await iterator.next()
+    const first = await nextWithin(incoming)
+    const second = await nextWithin(incoming)
     expect([first.value?.lane, second.value?.lane]).to.deep.equal(['trusted', 'public'])
     expect(first.value?.peer.equals(trusted.peerId)).to.be.true()
     incoming.close()
@@ -167,14 +160,14 @@ describe('lanes', () => {
     b.send(new TextEncoder().encode('password'))
     await eventually(() => incoming.queued === 2, 'both queued')
 
-    const handshake = incoming.lane('unverified')[Symbol.asyncIterator]()
-    const verified = incoming.lane('verified')[Symbol.asyncIterator]()
+    const handshake = incoming.lane('unverified')
+    const verified = incoming.lane('verified')
     const items: IncomingStream[] = []
 
     for (let i = 0; i < 2; i++) {
-      const { value } = await handshake.next()
-      const { value: hello } = await value!.stream[Symbol.asyncIterator]().next()
-      expect(new TextDecoder().decode(hello!.subarray())).to.equal('password')
+      const { value } = await nextWithin(handshake)
+      const hello = await firstChunk(value!.stream)
+      expect(new TextDecoder().decode(hello)).to.equal('password')
       items.push(value!)
     }
 
@@ -185,7 +178,7 @@ describe('lanes', () => {
     expect(() => { incoming.move(items[1], 'verified') }).to.throw().with.property('reason', 'lane-full')
     expect(items[1].stream.status).to.equal('open')
 
-    const { value: moved } = await verified.next()
+    const { value: moved } = await nextWithin(verified)
     expect(moved?.lane).to.equal('verified')
     expect(moved?.stream.id).to.equal(items[0].stream.id)
 
@@ -225,7 +218,7 @@ describe('lanes', () => {
     expect(incoming.dropped).to.equal(1)
 
     await open(trusted)
-    const { value } = await incoming[Symbol.asyncIterator]().next()
+    const { value } = await nextWithin(incoming)
     expect(value?.lane).to.equal('rest')
     incoming.close()
   })

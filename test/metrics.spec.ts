@@ -2,7 +2,8 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { expect } from 'aegir/chai'
 import { Registry } from 'prom-client'
 import { openOrDropped } from './fixtures/drops.ts'
-import { createNode, eventually } from './fixtures/nodes.ts'
+import { createNode } from './fixtures/nodes.ts'
+import { eventually, nextWithin } from './fixtures/wait.ts'
 import type { Node } from './fixtures/nodes.ts'
 
 const PROTOCOL = '/test/metrics/1.0.0'
@@ -43,7 +44,7 @@ describe('metrics', () => {
     }
 
     await eventually(() => incoming.queued + incoming.dropped === 3, 'all three handled')
-    await incoming[Symbol.asyncIterator]().next()
+    await nextWithin(incoming)
 
     // the listener opens a stream the other way, and one the remote lacks
     const back = dialer.services.stream.newControl().accept('/test/metrics/back/1.0.0')

@@ -1,12 +1,12 @@
-import { createServer } from 'node:net'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { bytes, createNode, createPair, readAll, serveEcho, writeAll } from './fixtures/nodes.ts'
+import { createNode, createPair } from './fixtures/nodes.ts'
+import { randomPeerId } from './fixtures/peer-id.ts'
+import { bytes } from './fixtures/random.ts'
+import { silentServer } from './fixtures/silent-server.ts'
+import { readAll, serveEcho, writeAll } from './fixtures/streams.ts'
 import type { Node, Transport } from './fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
-import type { Server } from 'node:net'
 
 const ECHO = '/test/echo/1.0.0'
 
@@ -15,18 +15,6 @@ async function echo (node: Node): Promise<() => void> {
   void serveEcho(incoming)
 
   return () => { incoming.close() }
-}
-
-/** A TCP server that accepts connections and never says a word */
-async function silentServer (): Promise<{ address: string, server: Server }> {
-  const server = createServer(() => {})
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  return { address: `/ip4/127.0.0.1/tcp/${port}`, server }
-}
-
-async function randomPeerId (): Promise<ReturnType<typeof peerIdFromPrivateKey>> {
-  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
 }
 
 for (const transport of ['tcp', 'memory'] satisfies Transport[]) {
@@ -127,6 +115,30 @@ for (const transport of ['tcp', 'memory'] satisfies Transport[]) {
 
       expect(streams.map(b => b[0])).to.deep.equal(Array.from({ length: 500 }, (_, i) => i % 256))
     })
+
+    it('keeps the first-stream guard with negotiateFully: false: 200 opens right after the dial share one live connection', async function () {
+      this.timeout(30_000)
+      expect(dialer.getConnections(listener.peerId)).to.have.lengthOf(0)
+      const control = dialer.services.stream.newControl()
+      const echoed = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+        const s = await control.openStream(listener.peerId, ECHO, { negotiateFully: false })
+        s.send(Uint8Array.of(i))
+        await s.close()
+        return readAll(s)
+      }))
+
+      expect(echoed.map(b => b[0])).to.deep.equal(Array.from({ length: 200 }, (_, i) => i))
+      expect(dialer.getConnections(listener.peerId)).to.have.lengthOf(1)
+    })
+
+    it('an open with an already-aborted signal rejects with AbortError whose cause is the signal\'s reason', async () => {
+      const reason = new Error('the user went away')
+      const err = await dialer.services.stream.newControl().openStream(listener.peerId, ECHO, { signal: AbortSignal.abort(reason) })
+        .then(() => undefined, (err: any) => err)
+
+      expect(err).to.have.property('name', 'AbortError')
+      expect(err).to.have.property('cause', reason)
+    })
   })
 }
 
@@ -139,6 +151,22 @@ describe('openStream over TCP failures', () => {
 
   afterEach(async () => {
     await dialer.stop()
+  })
+
+  it('an open aborted by AbortSignal.timeout() during the dial rejects with AbortError whose cause is the TimeoutError', async function () {
+    this.timeout(5_000)
+    const { server, address } = await silentServer()
+
+    try {
+      const err = await dialer.services.stream.newControl().openStream(multiaddr(address), ECHO, { signal: AbortSignal.timeout(200) })
+        .then(() => undefined, (err: any) => err)
+
+      expect(err).to.have.property('name', 'AbortError')
+      expect(err.cause).to.have.property('name', 'TimeoutError')
+    } finally {
+      // stops listening; the dialer's stop ends the socket it left
+      server.close()
+    }
   })
 
   it('rejects with OpenStreamError when the address refuses the connection', async function () {

@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
 import { createNode, createPair } from './fixtures/nodes.ts'
+import { nextWithin } from './fixtures/wait.ts'
 import type { Node } from './fixtures/nodes.ts'
 
 describe('one owner per protocol', () => {
@@ -73,9 +74,8 @@ describe('accepting a list of protocols', () => {
     expect(old.protocol).to.equal('/test/list/1.0.0')
     expect(latest.protocol).to.equal('/test/list/2.0.0')
 
-    const iterator = incoming[Symbol.asyncIterator]()
-    expect((await iterator.next()).value?.protocol).to.equal('/test/list/1.0.0')
-    expect((await iterator.next()).value?.protocol).to.equal('/test/list/2.0.0')
+    expect((await nextWithin(incoming)).value?.protocol).to.equal('/test/list/1.0.0')
+    expect((await nextWithin(incoming)).value?.protocol).to.equal('/test/list/2.0.0')
 
     incoming.close()
     expect(listener.getProtocols().filter(p => p.startsWith('/test/list/'))).to.deep.equal([])

@@ -1,14 +1,8 @@
 // Two libp2p nodes in this process, each with the libp2p-stream service, so
 // that both sides of every comparison (libp2p-stream and raw js-libp2p) run on
 // the very same nodes and connection.
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { memory } from '@libp2p/memory'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
-import { stream } from '../../dist/src/index.js'
+import { createNode as createTestNode } from '../../dist/test/fixtures/nodes.js'
 
-let memoryAddress = 0
 const READY = '/bench/ready/1.0.0'
 
 export const TRANSPORTS = ['tcp', 'memory']
@@ -24,22 +18,9 @@ export function transportLabel (transport) {
  * @param listen
  */
 export async function createNode (transport, listen) {
-  return createLibp2p({
-    addresses: {
-      listen: listen
-        ? [transport === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : `/memory/libp2p-stream-bench-${process.pid}-${memoryAddress++}`]
-        : []
-    },
-    transports: [transport === 'tcp' ? tcp() : memory()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionManager: {
-      // the benchmarks dial the same host many times in a row on purpose
-      inboundConnectionThreshold: 1_000_000,
-      maxIncomingPendingConnections: 1_000
-    },
-    services: { stream: stream() }
-  })
+  // the tests' node (dist/test/fixtures/nodes.js), which allows many
+  // connections a second from one host, as the benchmarks make
+  return createTestNode(transport, {}, undefined, listen ? undefined : [])
 }
 
 /**

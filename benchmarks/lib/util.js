@@ -5,21 +5,18 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import os from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import v8 from 'node:v8'
-import vm from 'node:vm'
+import { collectGarbage } from '../../dist/test/fixtures/gc.js'
 
 export { sleep }
+// the tests' stream helpers, under the names the scenarios use
+export { drain as countBytes, echo as echoBack, serveEach } from '../../dist/test/fixtures/streams.js'
+export { eventually } from '../../dist/test/fixtures/wait.js'
 
 export const KiB = 1024
 export const MiB = 1024 * 1024
 
 /** A full garbage collection, with or without --expose-gc */
-export const gc = (() => {
-  if (typeof globalThis.gc === 'function') {
-    return globalThis.gc
-  }
-  v8.setFlagsFromString('--expose-gc')
-  return vm.runInNewContext('gc')
-})()
+export const gc = collectGarbage
 
 /** Collects twice with a tick between, so finalizers and weak callbacks settle */
 export async function settle () {
@@ -121,33 +118,6 @@ export async function sendBytes (stream, total, chunk) {
     }
   }
   return peak
-}
-
-/**
- * Reads the stream to its end, returning the number of bytes
- *
- * @param stream
- */
-export async function countBytes (stream) {
-  let n = 0
-  for await (const chunk of stream) {
-    n += chunk.byteLength
-  }
-  return n
-}
-
-/**
- * Sends every chunk back as it arrives, then closes the write side
- *
- * @param stream
- */
-export async function echoBack (stream) {
-  for await (const chunk of stream) {
-    if (!stream.send(chunk)) {
-      await stream.onDrain()
-    }
-  }
-  await stream.close()
 }
 
 function packageVersion (url) {

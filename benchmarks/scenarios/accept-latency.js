@@ -3,7 +3,7 @@
 // accepting side differs: the accept loop getting the item against the raw
 // handler being called.
 import { createPair } from '../lib/nodes.js'
-import { interleave, latencySummary, settle, whenClosed } from '../lib/util.js'
+import { interleave, latencySummary, serveEach, settle, whenClosed } from '../lib/util.js'
 
 export const name = 'accept-latency'
 export const title = 'Accept latency: opener starts the open -> application holds the inbound stream (TCP+noise+yamux)'
@@ -34,14 +34,12 @@ export async function run ({ quick, log }) {
     hop = []
   }
 
-  const serving = (async () => {
-    for await (const { stream } of incoming) {
-      const now = performance.now()
-      hop?.push((now - handlerCalledAt) * 1000)
-      arrived(now)
-      stream.close().catch(err => { stream.abort(err) })
-    }
-  })()
+  const serving = serveEach(incoming, async ({ stream }) => {
+    const now = performance.now()
+    hop?.push((now - handlerCalledAt) * 1000)
+    arrived(now)
+    await stream.close()
+  })
   await pair.server.handle(P_RAW, stream => {
     arrived(performance.now())
     stream.close().catch(err => { stream.abort(err) })

@@ -8,7 +8,7 @@
 // stream every `consumeEveryMs`, or, as a baseline for libp2p's own cost of
 // the churn, a raw handler that closes every stream at once.
 import { createPair } from '../lib/nodes.js'
-import { heapUsed, settle, sleep, whenClosed } from '../lib/util.js'
+import { gc, heapUsed, settle, sleep, whenClosed } from '../lib/util.js'
 
 const options = JSON.parse(process.argv[2] ?? '{}')
 const { side = 'stream', attempts = 10_000, backlog = 16, inflight = 64, consumeEveryMs = 10, checkpoints = 10 } = options
@@ -77,7 +77,7 @@ const started = performance.now()
 await flood(attempts, n => {
   if (n % every === 0) {
     // live heap: what is still referenced at this point of the flood
-    globalThis.gc()
+    gc()
     const h = heapUsed()
     live.push(h - base.heap)
     peak.liveHeap = Math.max(peak.liveHeap, h)

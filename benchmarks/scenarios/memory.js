@@ -4,7 +4,7 @@
 // full GC; each figure includes everything the process keeps for it (both
 // nodes are in this process, so a queued stream also counts its opener side).
 import { createPair } from '../lib/nodes.js'
-import { heapUsed, interleave, median, settle, sleep, summary } from '../lib/util.js'
+import { eventually, heapUsed, interleave, median, settle, sleep, summary } from '../lib/util.js'
 
 export const name = 'memory'
 export const title = 'Memory per idle accept() registration and per queued stream (heap after GC)'
@@ -32,14 +32,6 @@ async function perRegistration (pair, side, n, round) {
   return bytes
 }
 
-async function waitFor (predicate, what) {
-  const deadline = Date.now() + 30_000
-  while (!predicate()) {
-    if (Date.now() > deadline) { throw new Error(`timed out waiting for ${what}`) }
-    await sleep(5)
-  }
-}
-
 async function perQueued (pair, side, n, round) {
   const protocol = `/bench/queued/${side}/${round}/1.0.0`
   let incoming
@@ -57,7 +49,7 @@ async function perQueued (pair, side, n, round) {
     opened.push(...await Promise.all(Array.from({ length: Math.min(32, n - i) }, async () =>
       pair.client.dialProtocol(pair.server.peerId, protocol, { maxOutboundStreams: 1000 }))))
   }
-  await waitFor(() => (side === 'stream' ? incoming.queued : held.length) === n, `${n} streams waiting`)
+  await eventually(() => (side === 'stream' ? incoming.queued : held.length) === n, `${n} streams waiting`, 30_000)
   await settle()
   const bytes = (heapUsed() - before) / n
   if (side === 'stream') {

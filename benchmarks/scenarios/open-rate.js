@@ -2,7 +2,7 @@
 // and 64 at a time) and first-open latency to a peer not yet connected
 // (dial + noise + yamux + negotiation), libp2p-stream against raw js-libp2p.
 import { createPair } from '../lib/nodes.js'
-import { interleave, latencySummary, median, settle, summary, whenClosed } from '../lib/util.js'
+import { interleave, latencySummary, median, serveEach, settle, summary, whenClosed } from '../lib/util.js'
 
 export const name = 'open-rate'
 export const title = 'Stream open rate (open + accept + close) and first-open latency (TCP+noise+yamux)'
@@ -21,11 +21,7 @@ export async function run ({ quick, log }) {
 
   // the acceptor closes every stream as soon as the application holds it
   const incoming = pair.serverControl.accept(P_STREAM, { backlog: 2 * CONCURRENCY })
-  const serving = (async () => {
-    for await (const { stream } of incoming) {
-      stream.close().catch(err => { stream.abort(err) })
-    }
-  })()
+  const serving = serveEach(incoming, async ({ stream }) => { await stream.close() })
   await pair.server.handle(P_RAW, stream => {
     stream.close().catch(err => { stream.abort(err) })
   }, { maxInboundStreams: 3 * CONCURRENCY })

@@ -1,7 +1,7 @@
 // 1. Throughput of one stream: accept/openStream against handle/dialProtocol,
 // one way and echo, over TCP and the memory transport, rounds interleaved.
 import { createPair, TRANSPORTS, transportLabel } from '../lib/nodes.js'
-import { countBytes, echoBack, interleave, KiB, MiB, sendBytes, settle, summary, median } from '../lib/util.js'
+import { countBytes, echoBack, interleave, KiB, MiB, sendBytes, serveEach, settle, summary, median } from '../lib/util.js'
 
 export const name = 'throughput'
 export const title = 'Throughput, one stream, 64 KiB send() chunks with onDrain() backpressure'
@@ -25,21 +25,20 @@ export async function run ({ quick, log }) {
 
     const PROTOCOLS = { stream: { oneway: ONEWAY_S, echo: ECHO_S }, raw: { oneway: ONEWAY_R, echo: ECHO_R } }
 
-    const serve = (stream, protocol) => {
-      const work = protocol.includes('/echo/')
-        ? echoBack(stream)
-        : countBytes(stream).then(async () => stream.close())
-      work.catch(err => { stream.abort(err) })
+    const serve = async ({ stream, protocol }) => {
+      if (protocol.includes('/echo/')) {
+        await echoBack(stream)
+      } else {
+        await countBytes(stream)
+        await stream.close()
+      }
     }
+    const serveRaw = stream => { serve({ stream, protocol: stream.protocol }).catch(err => { stream.abort(err) }) }
 
     const incoming = pair.serverControl.accept([ONEWAY_S, ECHO_S], { backlog: 4 })
-    const serving = (async () => {
-      for await (const { stream, protocol } of incoming) {
-        serve(stream, protocol)
-      }
-    })()
-    await pair.server.handle(ONEWAY_R, stream => { serve(stream, stream.protocol) })
-    await pair.server.handle(ECHO_R, stream => { serve(stream, stream.protocol) })
+    const serving = serveEach(incoming, serve)
+    await pair.server.handle(ONEWAY_R, serveRaw)
+    await pair.server.handle(ECHO_R, serveRaw)
 
     const sides = {
       stream: async protocol => pair.clientControl.openStream(peer, protocol),

@@ -69,7 +69,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
       // the remote may reset a stream it cannot take (a full backlog) as soon
       // as it has agreed on the protocol; one that already did is no open
       if (stream.status !== 'open') {
-        throw new OpenStreamError(`The remote ${stream.status === 'reset' ? 'reset' : 'closed'} the stream for ${stream.protocol} as soon as it was negotiated (its backlog may be full)`, {
+        throw new OpenStreamError(`The remote ${stream.status === 'reset' ? 'reset' : 'closed'} the stream for ${stream.protocol} as soon as it was negotiated: it speaks the protocol but would not take this stream (a full backlog, a limit, or an application that gave up on it; the wire carries no reason)`, {
           cause: stream.status === 'reset' ? new StreamResetError('The remote reset the stream') : undefined
         })
       }

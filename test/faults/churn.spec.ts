@@ -1,6 +1,8 @@
 import { getEventListeners } from 'node:events'
 import { expect } from 'aegir/chai'
-import { pairPerTest, eventually, readAll, serveEcho } from '../fixtures/nodes.ts'
+import { pairPerTest } from '../fixtures/nodes.ts'
+import { readAll, serveEcho } from '../fixtures/streams.ts'
+import { eventually, nextWithin } from '../fixtures/wait.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import type { IncomingStreams } from '../../src/index.ts'
 import type { Node } from '../fixtures/nodes.ts'
@@ -87,18 +89,17 @@ describe(`churn: ${CYCLES} cycles leave nothing behind (memory transport)`, () =
       // one long-lived signal for most cycles, a fresh one for those ending by abort
       const signal = i % 4 === 1 ? perCycle.signal : shared.signal
       const incoming = control.accept(PROTOCOL, { signal })
-      const iterator = incoming[Symbol.asyncIterator]()
       let next
 
       if (i % 2 === 0) {
         // the stream waits in the backlog, then is taken
         const opened = await opener.openStream(listener.peerId, PROTOCOL)
         await eventually(() => incoming.queued === 1, 'queued')
-        next = iterator.next()
+        next = nextWithin(incoming)
         await opened.close()
       } else {
         // a reader waits, and the stream goes straight to it
-        next = iterator.next()
+        next = nextWithin(incoming)
         const opened = await opener.openStream(listener.peerId, PROTOCOL)
         await opened.close()
       }

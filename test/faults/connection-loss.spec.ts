@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
-import { pairPerTest, eventually } from '../fixtures/nodes.ts'
+import { pairPerTest } from '../fixtures/nodes.ts'
+import { eventually, nextWithin } from '../fixtures/wait.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import type { IncomingStream } from '../../src/index.ts'
 import type { Node, Transport } from '../fixtures/nodes.ts'
@@ -56,11 +57,10 @@ async function loseWhileQueued (listener: Node, dialer: Node, side: Side, how: W
   const [current] = listener.getConnections(dialer.peerId)
   expect(current.id).to.not.equal(connection.id)
 
-  const iterator = incoming[Symbol.asyncIterator]()
   const yielded: IncomingStream[] = []
 
   for (let i = 0; i < BACKLOG; i++) {
-    const { value } = await iterator.next()
+    const { value } = await nextWithin(incoming)
     yielded.push(value!)
   }
 

@@ -1,6 +1,7 @@
 import { expect } from 'aegir/chai'
 import { WRITE_AHEAD } from '../../src/libp2p-fixes/drain-each-time.ts'
-import { createNode, eventually } from '../fixtures/nodes.ts'
+import { createNode } from '../fixtures/nodes.ts'
+import { eventually } from '../fixtures/wait.ts'
 import { spawnPeer } from './fixtures/child-peer.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import { SINK } from './fixtures/protocols.ts'

@@ -1,6 +1,7 @@
 import { expect } from 'aegir/chai'
 import { collectGarbage } from '../fixtures/gc.ts'
-import { pairPerTest, eventually } from '../fixtures/nodes.ts'
+import { pairPerTest } from '../fixtures/nodes.ts'
+import { eventually } from '../fixtures/wait.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import type { Node } from '../fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'

@@ -1,5 +1,7 @@
 import { expect } from 'aegir/chai'
-import { createNode, eventually, readAll } from '../fixtures/nodes.ts'
+import { createNode } from '../fixtures/nodes.ts'
+import { drain, readAll, serveEach } from '../fixtures/streams.ts'
+import { eventually, nextWithin } from '../fixtures/wait.ts'
 import { spawnPeer } from './fixtures/child-peer.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import { SINK, SOURCE } from './fixtures/protocols.ts'
@@ -64,7 +66,7 @@ describe('a remote peer killed mid-transfer (SIGKILL, TCP)', () => {
   /** The remote opens a SINK stream to an accept loop of ours and writes until killed */
   async function killWhileAccepted (incoming: IncomingStreams): Promise<Outcome> {
     peer = await spawnPeer(['open', local.getMultiaddrs()[0].toString()])
-    const { value } = await incoming[Symbol.asyncIterator]().next()
+    const { value } = await nextWithin(incoming)
 
     if (value == null) {
       throw new Error('accept ended')
@@ -91,13 +93,11 @@ describe('a remote peer killed mid-transfer (SIGKILL, TCP)', () => {
     await eventually(() => local.getConnections().length === 0, 'the connection to the killed peer is gone')
 
     // the same accept serves the next peer: it echoes the byte count back
-    const serving = (async () => {
-      for await (const { stream } of incoming) {
-        const total = (await readAll(stream)).byteLength
-        stream.send(new TextEncoder().encode(String(total)))
-        await stream.close()
-      }
-    })()
+    const serving = serveEach(incoming, async ({ stream }) => {
+      const total = await drain(stream)
+      stream.send(new TextEncoder().encode(String(total)))
+      await stream.close()
+    })
 
     other = await createNode('tcp')
     const s = await other.services.stream.newControl().openStream(local.getMultiaddrs()[0], SINK)

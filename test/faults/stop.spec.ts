@@ -1,14 +1,16 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { createNode, createPair, eventually, readAll } from '../fixtures/nodes.ts'
+import { createNode, createPair } from '../fixtures/nodes.ts'
+import { silentServer } from '../fixtures/silent-server.ts'
+import { readAll } from '../fixtures/streams.ts'
+import { eventually, nextWithin } from '../fixtures/wait.ts'
 import { spawnPeer } from './fixtures/child-peer.ts'
 import { connectedFrozenPeer } from './fixtures/frozen-peer.ts'
 import { failOnUnhandledRejections } from './fixtures/guard.ts'
 import { SINK } from './fixtures/protocols.ts'
-import { silentServer } from './fixtures/silent-server.ts'
 import type { Node } from '../fixtures/nodes.ts'
 import type { ChildPeer } from './fixtures/child-peer.ts'
-import type { SilentServer } from './fixtures/silent-server.ts'
+import type { SilentServer } from '../fixtures/silent-server.ts'
 import type { Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/test/faults/stop/1.0.0'
@@ -92,7 +94,7 @@ describe('stop() of the local node', () => {
     try {
       const incoming = listener.services.stream.newControl().accept(PROTOCOL)
       const opened = await dialer.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
-      const { value } = await incoming[Symbol.asyncIterator]().next()
+      const { value } = await nextWithin(incoming)
       const held: Stream = value!.stream
       // the application is reading the stream it holds
       const reading = readAll(held)
@@ -114,7 +116,7 @@ describe('stop() of the local node', () => {
     const incoming = node.services.stream.newControl().accept(SINK)
     // the remote opens a stream to us and writes to it
     peer = await spawnPeer(['open', node.getMultiaddrs()[0].toString()])
-    const { value } = await incoming[Symbol.asyncIterator]().next()
+    const { value } = await nextWithin(incoming)
     const held: Stream = value!.stream
     let received = 0
     const reading = (async () => {
