@@ -61,9 +61,6 @@ export default {
     ignore: [
       // the Node >= 22 runtime that npm scripts run with, see README
       'node',
-      // added for the interop matrix over TLS, which lands with test/interop
-      // on its own branch; nothing on this branch imports it yet
-      '@libp2p/tls',
       // the examples import the package by its own name, as its users do
       // (Node and esbuild resolve it to this repository through "exports")
       'libp2p-stream'
