@@ -16,11 +16,13 @@
 
 import { drainEachTime } from './drain-each-time.ts'
 import { capFrameSize } from './frame-size.ts'
+import { fixed } from './install.ts'
 import { seeEndWhenReadLate } from './late-reader.ts'
 import { resetIsAnError } from './reset-is-an-error.ts'
 import type { Stream } from '@libp2p/interface'
 
 export { openAfterFirstStream } from './early-streams.ts'
+export { install } from './install.ts'
 
 /**
  * Applies the per-stream workarounds to a stream this package hands out
@@ -28,8 +30,16 @@ export { openAfterFirstStream } from './early-streams.ts'
  * `onDrain()` waits every time, and data frames stay within what every yamux
  * accepts, and a remote reset is an error on every later read, write and
  * close. Each touches only this stream.
+ *
+ * Each workaround is installed once per stream class (see `install.ts`), so
+ * after the first stream of a class this costs one `WeakSet.add`.
  */
 export function fixStream (stream: Stream): void {
+  if (fixed.has(stream)) {
+    return
+  }
+
+  fixed.add(stream)
   seeEndWhenReadLate(stream)
   resetIsAnError(stream)
   drainEachTime(stream)

@@ -1,5 +1,6 @@
 import { StreamResetError } from '@libp2p/interface'
-import type { Stream } from '@libp2p/interface'
+import { fixed, install } from './install.ts'
+import type { AbortOptions, Stream } from '@libp2p/interface'
 
 /**
  * Makes a reset by the remote an error on every later read, write and close
@@ -14,34 +15,47 @@ import type { Stream } from '@libp2p/interface'
  * QUIC's `STOP_SENDING` does; here it rejects with the event's error.
  */
 export function resetIsAnError (stream: Stream): void {
-  const iterate = stream[Symbol.asyncIterator]
-  const send = stream.send
-  const close = stream.close
+  install(stream, Symbol.asyncIterator, iterate => function (this: Stream): AsyncGenerator<any> {
+    return fixed.has(this) ? iterateReportingReset(this, iterate) : iterate.call(this)
+  })
 
-  stream[Symbol.asyncIterator] = async function * (this: Stream) {
-    yield * { [Symbol.asyncIterator]: () => Reflect.apply(iterate, this, []) }
-
-    // the bytes sent before the reset were all delivered; the end was not
-    if (this.status === 'reset') {
-      throw new StreamResetError('The remote reset the stream')
-    }
-  } as Stream[typeof Symbol.asyncIterator]
-
-  stream.send = function (this: Stream, data) {
-    if (this.status === 'reset') {
+  install(stream, 'send', send => function (this: Stream, data: unknown): boolean {
+    if (this.status === 'reset' && fixed.has(this)) {
       throw new StreamResetError('Cannot write: the remote reset the stream')
     }
 
-    return Reflect.apply(send, this, [data])
-  }
+    return send.call(this, data)
+  })
 
-  stream.close = async function (this: Stream, options) {
-    try {
-      await Reflect.apply(close, this, [options])
-    } catch (err: any) {
-      throw asError(err)
+  install(stream, 'close', close => function (this: Stream, options?: AbortOptions): Promise<void> {
+    if (!fixed.has(this)) {
+      return close.call(this, options)
     }
+
+    try {
+      return Promise.resolve(close.call(this, options)).then(toUndefined, rethrowAsError)
+    } catch (err: any) {
+      return Promise.reject(asError(err))
+    }
+  })
+}
+
+/** The original iteration, then an error if what ended it was a reset */
+async function * iterateReportingReset (stream: Stream, iterate: (this: Stream) => AsyncIterator<any>): AsyncGenerator<any> {
+  yield * { [Symbol.asyncIterator]: () => iterate.call(stream) }
+
+  // the bytes sent before the reset were all delivered; the end was not
+  if (stream.status === 'reset') {
+    throw new StreamResetError('The remote reset the stream')
   }
+}
+
+function toUndefined (): undefined {
+  return undefined
+}
+
+function rethrowAsError (thrown: unknown): never {
+  throw asError(thrown)
 }
 
 /** What was thrown, as an `Error`: the error inside a close event, or a new one */
