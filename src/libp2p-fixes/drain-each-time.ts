@@ -28,9 +28,14 @@ export const WRITE_AHEAD = 4 * 1024 * 1024
  * again instead of the link idling until the writer wakes up.
  */
 export function drainEachTime (stream: Stream): void {
-  install(stream, 'onDrain', onDrain => function (this: Stream, options?: AbortOptions): Promise<void> {
+  install(stream, 'onDrain', wrapOnDrain)
+}
+
+function wrapOnDrain (onDrain: (this: Stream, options?: AbortOptions) => Promise<void>): (this: Stream, options?: AbortOptions) => Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/promise-function-async
+  return function (this: Stream, options?: AbortOptions): Promise<void> {
     return fixed.has(this) ? waitForDrain(this, options) : onDrain.call(this, options)
-  })
+  }
 }
 
 /** `onDrain()` of a stream from this package */

@@ -26,11 +26,15 @@ interface WindowedStream extends Stream {
  * accepts. Streams of other muxers are left alone.
  */
 export function capFrameSize (stream: Stream): void {
-  install(stream, 'handleWindowUpdate', handleWindowUpdate => function (this: WindowedStream, frame: unknown): void {
+  install(stream, 'handleWindowUpdate', wrapHandleWindowUpdate)
+}
+
+function wrapHandleWindowUpdate (handleWindowUpdate: (this: WindowedStream, frame: unknown) => void): (this: WindowedStream, frame: unknown) => void {
+  return function (this: WindowedStream, frame: unknown): void {
     handleWindowUpdate.call(this, frame)
 
     if (this.maxMessageSize != null && this.maxMessageSize > MAX_DATA_FRAME && fixed.has(this)) {
       this.maxMessageSize = MAX_DATA_FRAME
     }
-  })
+  }
 }

@@ -16,7 +16,7 @@
 
 import { drainEachTime } from './drain-each-time.ts'
 import { capFrameSize } from './frame-size.ts'
-import { fixed } from './install.ts'
+import { fixed, holdsOwn } from './install.ts'
 import { seeEndWhenReadLate } from './late-reader.ts'
 import { resetIsAnError } from './reset-is-an-error.ts'
 import type { Stream } from '@libp2p/interface'
@@ -40,8 +40,26 @@ export function fixStream (stream: Stream): void {
   }
 
   fixed.add(stream)
+
+  const proto = Object.getPrototypeOf(stream)
+
+  // every stream of this class is covered already
+  if (ready.has(proto) && !holdsOwn(stream, PATCHED)) {
+    return
+  }
+
   seeEndWhenReadLate(stream)
   resetIsAnError(stream)
   drainEachTime(stream)
   capFrameSize(stream)
+
+  if (proto != null) {
+    ready.add(proto)
+  }
 }
+
+/** The methods the workarounds above replace */
+const PATCHED: readonly PropertyKey[] = ['addEventListener', Symbol.asyncIterator, 'send', 'close', 'onDrain', 'handleWindowUpdate']
+
+/** Stream prototypes that have every workaround installed */
+const ready = new WeakSet<object>()

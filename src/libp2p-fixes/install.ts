@@ -45,3 +45,14 @@ export function install (stream: object, name: PropertyKey, wrap: (original: Met
   installed.add(wrapper)
   Object.defineProperty(target, name, { value: wrapper, writable: true, configurable: true, enumerable: false })
 }
+
+/** Whether `stream` holds any of `names` as its own property rather than its class's */
+export function holdsOwn (stream: object, names: readonly PropertyKey[]): boolean {
+  for (const name of names) {
+    if (Object.hasOwn(stream, name)) {
+      return true
+    }
+  }
+
+  return false
+}

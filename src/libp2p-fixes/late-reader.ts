@@ -18,7 +18,11 @@ import type { Stream } from '@libp2p/interface'
  * resumes.
  */
 export function seeEndWhenReadLate (stream: Stream): void {
-  install(stream, 'addEventListener', addEventListener => function (this: Stream, type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
+  install(stream, 'addEventListener', wrapAddEventListener)
+}
+
+function wrapAddEventListener (addEventListener: (this: Stream, ...args: any[]) => void): (this: Stream, ...args: any[]) => void {
+  return function (this: Stream, type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
     addEventListener.call(this, type, listener, options)
 
     if (type !== 'remoteCloseWrite' || listener == null || this.remoteWriteStatus !== 'closed' || !fixed.has(this)) {
@@ -26,7 +30,7 @@ export function seeEndWhenReadLate (stream: Stream): void {
     }
 
     replayWhenRead(this, addEventListener, listener)
-  })
+  }
 }
 
 /** Calls `listener` as if `remoteCloseWrite` had fired after the bytes buffered so far were dispatched */

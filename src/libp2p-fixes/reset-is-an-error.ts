@@ -15,19 +15,30 @@ import type { AbortOptions, Stream } from '@libp2p/interface'
  * QUIC's `STOP_SENDING` does; here it rejects with the event's error.
  */
 export function resetIsAnError (stream: Stream): void {
-  install(stream, Symbol.asyncIterator, iterate => function (this: Stream): AsyncGenerator<any> {
-    return fixed.has(this) ? iterateReportingReset(this, iterate) : iterate.call(this)
-  })
+  install(stream, Symbol.asyncIterator, wrapIterate)
+  install(stream, 'send', wrapSend)
+  install(stream, 'close', wrapClose)
+}
 
-  install(stream, 'send', send => function (this: Stream, data: unknown): boolean {
+function wrapIterate (iterate: (this: Stream) => AsyncIterator<any>): (this: Stream) => AsyncIterator<any> {
+  return function (this: Stream): AsyncIterator<any> {
+    return fixed.has(this) ? new ReportReset(this, iterate) : iterate.call(this)
+  }
+}
+
+function wrapSend (send: (this: Stream, data: unknown) => boolean): (this: Stream, data: unknown) => boolean {
+  return function (this: Stream, data: unknown): boolean {
     if (this.status === 'reset' && fixed.has(this)) {
       throw new StreamResetError('Cannot write: the remote reset the stream')
     }
 
     return send.call(this, data)
-  })
+  }
+}
 
-  install(stream, 'close', close => function (this: Stream, options?: AbortOptions): Promise<void> {
+function wrapClose (close: (this: Stream, options?: AbortOptions) => Promise<void>): (this: Stream, options?: AbortOptions) => Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/promise-function-async
+  return function (this: Stream, options?: AbortOptions): Promise<void> {
     if (!fixed.has(this)) {
       return close.call(this, options)
     }
@@ -37,16 +48,86 @@ export function resetIsAnError (stream: Stream): void {
     } catch (err: any) {
       return Promise.reject(asError(err))
     }
-  })
+  }
 }
 
-/** The original iteration, then an error if what ended it was a reset */
-async function * iterateReportingReset (stream: Stream, iterate: (this: Stream) => AsyncIterator<any>): AsyncGenerator<any> {
-  yield * { [Symbol.asyncIterator]: () => iterate.call(stream) }
+/**
+ * The original iteration, then an error if what ended it was a reset: what
+ * an async generator `yield * iterate(); if (reset) throw` would do, without
+ * the generator's cost on every chunk. The original iterator is made on the
+ * first `next()`; once it has ended, or thrown, or been returned, this
+ * iterator is done.
+ */
+class ReportReset implements AsyncIterableIterator<any> {
+  private readonly stream: Stream
+  private readonly iterate: (this: Stream) => AsyncIterator<any>
+  private inner?: AsyncIterator<any>
+  private finished = false
 
-  // the bytes sent before the reset were all delivered; the end was not
-  if (stream.status === 'reset') {
-    throw new StreamResetError('The remote reset the stream')
+  constructor (stream: Stream, iterate: (this: Stream) => AsyncIterator<any>) {
+    this.stream = stream
+    this.iterate = iterate
+  }
+
+  [Symbol.asyncIterator] (): this {
+    return this
+  }
+
+  // not async: the promise of the original's `next()` is chained, not wrapped
+  // eslint-disable-next-line @typescript-eslint/promise-function-async
+  next (): Promise<IteratorResult<any>> {
+    if (this.finished) {
+      return Promise.resolve({ done: true, value: undefined })
+    }
+
+    try {
+      this.inner ??= this.iterate.call(this.stream)
+
+      return this.inner.next().then(this.onResult, this.onError)
+    } catch (err) {
+      this.finished = true
+      return Promise.reject(err)
+    }
+  }
+
+  async return (value?: any): Promise<IteratorResult<any>> {
+    if (this.finished || this.inner == null) {
+      this.finished = true
+      return { done: true, value }
+    }
+
+    this.finished = true
+    return this.inner.return?.(value) ?? { done: true, value }
+  }
+
+  async throw (err?: any): Promise<IteratorResult<any>> {
+    if (this.finished || this.inner?.throw == null) {
+      this.finished = true
+      throw err
+    }
+
+    this.finished = true
+    return this.inner.throw(err)
+  }
+
+  private readonly onResult = (result: IteratorResult<any>): IteratorResult<any> => {
+    if (result.done !== true) {
+      return result
+    }
+
+    this.finished = true
+
+    // the bytes sent before the reset were all delivered; the end was not
+    if (this.stream.status === 'reset') {
+      throw new StreamResetError('The remote reset the stream')
+    }
+
+    return { done: true, value: undefined }
+  }
+
+  private readonly onError = (err: unknown): never => {
+    this.finished = true
+    throw err
   }
 }
 
