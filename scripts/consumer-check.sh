@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves the published package works: packs it, installs the tarball into a new
 # project beside libp2p and its transports, type-checks the README's usage
-# example with `tsc --strict` and runs it.
+# example with `tsc --strict` and with the defaults of `tsc --init`, and runs it.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -48,5 +48,14 @@ JSON
 
 "$node" node_modules/typescript/bin/tsc -p tsconfig.json
 echo "README usage example type-checks with tsc --strict against the packed tarball"
+
+# and as a new user's project would: the tsconfig.json that `tsc --init` writes,
+# unchanged (noUncheckedIndexedAccess, exactOptionalPropertyTypes,
+# verbatimModuleSyntax, ...), beside the same package.json and node_modules
+mkdir init
+cp usage.ts init/
+(cd init && "$node" ../node_modules/typescript/bin/tsc --init > /dev/null)
+"$node" node_modules/typescript/bin/tsc -p init/tsconfig.json --noEmit
+echo "README usage example type-checks with the tsconfig.json of tsc --init (TypeScript $("$node" node_modules/typescript/bin/tsc --version | awk '{print $2}'))"
 timeout 60 "$node" out/usage.js
 echo "README usage example ran"

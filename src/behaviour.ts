@@ -2,7 +2,7 @@ import { serviceCapabilities } from '@libp2p/interface'
 import { Control } from './control.ts'
 import { resolveInit } from './options.ts'
 import { Registry } from './registry.ts'
-import type { StreamComponents, StreamInit } from './types.ts'
+import type { StreamComponents, StreamInit } from './types/index.ts'
 import type { Startable } from '@libp2p/interface'
 
 /**

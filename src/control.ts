@@ -1,6 +1,6 @@
 import { openStream } from './outbound/open-stream.ts'
 import type { Registry } from './registry.ts'
-import type { AcceptOptions, IncomingStreams, OpenStreamOptions } from './types.ts'
+import type { AcceptOptions, IncomingStreams, OpenStreamOptions } from './types/index.ts'
 import type { DialTarget, Stream } from '@libp2p/interface'
 
 /**

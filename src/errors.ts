@@ -1,4 +1,4 @@
-import type { DropReason } from './types.ts'
+import type { DropReason } from './types/index.ts'
 
 /**
  * Thrown by `accept` when a protocol already has a handler on this node:

@@ -40,16 +40,16 @@
 
 import { Behaviour } from './behaviour.ts'
 import { resolveInit } from './options.ts'
-import type { StreamComponents, StreamInit } from './types.ts'
+import type { StreamComponents, StreamInit } from './types/index.ts'
 
 export { Behaviour } from './behaviour.ts'
 export { Control } from './control.ts'
 export { AlreadyRegisteredError, MoveRejectedError, OpenStreamError, StreamDroppedError } from './errors.ts'
 export { AbortError, InvalidParametersError, NotStartedError, UnsupportedProtocolError } from '@libp2p/interface'
 export type {
-  AcceptOptions, DropReason, IncomingStats, IncomingStream, IncomingStreams, LaneMatchInput, LaneOptions, LaneStats,
+  AcceptOptions, DroppedStream, DropReason, GoneReason, IncomingStats, IncomingStream, IncomingStreams, LaneMatchInput, LaneOptions, LaneStats,
   OpenStreamOptions, StreamComponents, StreamInit
-} from './types.ts'
+} from './types/index.ts'
 
 /**
  * The service factory: `services: { stream: stream() }`.

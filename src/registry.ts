@@ -5,7 +5,7 @@ import { createIncomingStreams } from './inbound/incoming-streams.ts'
 import { StreamMetrics } from './metrics.ts'
 import { resolveAccept } from './options.ts'
 import type { ResolvedInit } from './options.ts'
-import type { IncomingStreams, StreamComponents } from './types.ts'
+import type { IncomingStreams, StreamComponents } from './types/index.ts'
 import type { Connection, Logger } from '@libp2p/interface'
 
 /** Whether the node has started, and whether it was stopped since */

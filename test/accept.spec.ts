@@ -1,8 +1,9 @@
 import { expect } from 'aegir/chai'
 import { openOrDropped, opened, wasReset } from './fixtures/drops.ts'
 import { bytes, pairPerTest, eventually, readAll } from './fixtures/nodes.ts'
+import { TRANSPORTS } from './fixtures/transports.ts'
 import type { Opened } from './fixtures/drops.ts'
-import type { Node, Transport } from './fixtures/nodes.ts'
+import type { Node } from './fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
 
 const PROTOCOL = '/test/accept/1.0.0'
@@ -12,7 +13,7 @@ function inboundStreams (listener: Node, dialer: Node): Stream[] {
   return listener.getConnections(dialer.peerId).flatMap(c => c.streams).filter(s => s.direction === 'inbound' && s.protocol === PROTOCOL)
 }
 
-for (const transport of ['tcp', 'memory'] satisfies Transport[]) {
+for (const transport of TRANSPORTS) {
   describe(`accept (${transport})`, () => {
     let listener: Node
     let dialer: Node

@@ -1,17 +1,18 @@
 import { InvalidParametersError } from '@libp2p/interface'
 import { MoveRejectedError } from '../errors.ts'
 import { fixStream } from '../libp2p-fixes/index.ts'
-import { Expiry } from './expiry.ts'
 import { Lane } from './lane.ts'
 import { Ledger } from './ledger.ts'
 import { networkGroup } from './network-group.ts'
-import { QueuedStream } from './queued-stream.ts'
+import { Readers } from './readers.ts'
 import { Schedule } from './schedule.ts'
-import type { Waiter } from './lane.ts'
+import { WaitingStreams } from './waiting-streams.ts'
 import type { Drop } from './ledger.ts'
+import type { QueuedStream } from './queued-stream.ts'
+import type { Place } from './waiting-streams.ts'
 import type { StreamMetrics } from '../metrics.ts'
 import type { ResolvedAccept } from '../options.ts'
-import type { GoneReason, IncomingStats, IncomingStream } from '../types.ts'
+import type { IncomingStats, IncomingStream } from '../types/index.ts'
 import type { AbortOptions, Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 export const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
@@ -50,11 +51,8 @@ export class Acceptor {
   private readonly fallback: Lane<IncomingStream>
   private readonly schedule: Schedule<Lane<IncomingStream>>
   /** Readers of the whole handle */
-  private readonly waiters: Array<Waiter<IncomingStream>> = []
-  /** Every queued stream, with the lane it waits in */
-  private readonly queued = new Map<Stream, { entry: QueuedStream, lane: Lane<IncomingStream> }>()
-  private readonly expiry: Expiry<{ entry: QueuedStream, lane: Lane<IncomingStream> }>
-  private queuedBytes = 0
+  private readonly readers = new Readers<IncomingStream>()
+  private readonly waiting: WaitingStreams
 
   constructor (init: AcceptorInit) {
     this.init = init
@@ -65,38 +63,18 @@ export class Acceptor {
     this.fallback = this.lanes.find(lane => lane.match == null) ?? this.lanes[0]
     this.schedule = new Schedule(this.lanes)
     this.ledger = new Ledger({ protocols: this.protocols, log: init.log, metrics: init.metrics, onDrop: init.options.onDrop })
-    this.expiry = new Expiry(init.options.maxQueueAge, () => this.queued.values(), ({ entry, lane }) => {
-      this.unqueue(entry, lane, false)
-      this.drop({ ...entry.item, reason: 'expired', lane: lane.name, moved: entry.moved, message: `waited over ${init.options.maxQueueAge} ms` })
-    })
+    this.waiting = new WaitingStreams(init.options, ({ entry, lane }, reason, message) => {
+      this.drop({ ...entry.item, reason, lane: lane.name, moved: entry.moved, message })
+    }, (place, evt) => { this.leave(place, evt) })
   }
 
   /** Streams waiting now, moved ones included */
   get size (): number {
-    return this.queued.size
+    return this.waiting.size
   }
 
   stats (): IncomingStats {
-    const { ledger } = this
-    let requeued = 0
-
-    for (const { entry } of this.queued.values()) {
-      requeued += entry.moved ? 1 : 0
-    }
-
-    return {
-      arrived: ledger.arrived,
-      queued: this.queued.size - requeued,
-      accepted: ledger.accepted,
-      dropped: ledger.dropped,
-      gone: ledger.gone,
-      requeued,
-      moved: this.lanes.reduce((total, lane) => total + lane.stats().moved, 0),
-      queuedBytes: this.queuedBytes,
-      dropReasons: { ...ledger.dropReasons },
-      goneReasons: { ...ledger.goneReasons },
-      lanes: Object.fromEntries(this.lanes.map(lane => [lane.name, lane.stats()]))
-    }
+    return this.ledger.stats(this.waiting, this.lanes)
   }
 
   /** The lane called `name`, or an InvalidParametersError */
@@ -145,10 +123,10 @@ export class Acceptor {
 
     fixStream(stream)
 
-    const waiter = lane.takeWaiter() ?? this.waiters.shift()
+    const reader = lane.readers.take() ?? this.readers.take()
 
-    if (waiter != null) {
-      waiter(this.yield(lane, item, false))
+    if (reader != null) {
+      reader(this.yield(lane, item, false))
       return
     }
 
@@ -162,11 +140,11 @@ export class Acceptor {
 
     if (admission.victim != null) {
       const victim = admission.victim as QueuedStream
-      this.unqueue(victim, lane, false)
+      this.waiting.remove({ entry: victim, lane }, false)
       this.drop({ ...victim.item, reason: 'evicted', lane: lane.name, moved: victim.moved, message: `made room in lane ${lane.name} for ${group}` })
     }
 
-    this.enqueue(lane, item, group, false)
+    this.waiting.add(lane, item, group, false)
   }
 
   /**
@@ -180,10 +158,7 @@ export class Acceptor {
       return this.shift(lane)
     }
 
-    return this.wait(options?.signal, waiter => { this.waiters.push(waiter) }, waiter => {
-      const index = this.waiters.indexOf(waiter)
-      if (index !== -1) { this.waiters.splice(index, 1) }
-    })
+    return this.closed ? DONE : this.readers.wait(options?.signal)
   }
 
   /** The same as `next`, from one lane alone */
@@ -192,7 +167,7 @@ export class Acceptor {
       return this.shift(lane)
     }
 
-    return this.wait(options?.signal, waiter => { lane.wait(waiter) }, waiter => { lane.cancelWait(waiter) })
+    return this.closed ? DONE : lane.readers.wait(options?.signal)
   }
 
   /**
@@ -210,11 +185,11 @@ export class Acceptor {
       throw new MoveRejectedError('stream-ended', `The stream is ${item.stream.status}`)
     }
 
-    const previous = this.queued.get(item.stream)
+    const previous = this.waiting.get(item.stream)
     const peer = item.peer.toString()
-    const waiter = lane.takeWaiter() ?? this.waiters.shift()
+    const reader = lane.readers.take() ?? this.readers.take()
 
-    if (waiter == null && previous?.lane !== lane) {
+    if (reader == null && previous?.lane !== lane) {
       if (lane.isFull) {
         throw new MoveRejectedError('lane-full', `Lane ${lane.name} is full (${lane.capacity})`)
       }
@@ -225,16 +200,16 @@ export class Acceptor {
     }
 
     if (previous != null) {
-      this.unqueue(previous.entry, previous.lane, false)
+      this.waiting.remove(previous, false)
     }
 
     lane.countMoved()
     const moved: IncomingStream = { ...item, lane: lane.name }
 
-    if (waiter != null) {
-      waiter(this.yield(lane, moved, true))
+    if (reader != null) {
+      reader(this.yield(lane, moved, true))
     } else {
-      this.enqueue(lane, moved, previous?.entry.group ?? networkGroup(item.connection.remoteAddr), true)
+      this.waiting.add(lane, moved, previous?.entry.group ?? networkGroup(item.connection.remoteAddr), true)
     }
   }
 
@@ -247,15 +222,16 @@ export class Acceptor {
     }
 
     this.closed = true
-    this.expiry.stop()
+    this.waiting.stop()
     this.init.onClose(this)
 
-    for (const waiter of [...this.waiters.splice(0), ...this.lanes.flatMap(lane => lane.takeWaiters())]) {
-      waiter(DONE)
+    for (const reader of [...this.readers.takeAll(), ...this.lanes.flatMap(lane => lane.readers.takeAll())]) {
+      reader(DONE)
     }
 
-    for (const { entry, lane } of [...this.queued.values()]) {
-      this.unqueue(entry, lane, false)
+    for (const place of this.waiting.all()) {
+      const { entry, lane } = place
+      this.waiting.remove(place, false)
       this.drop({ ...entry.item, reason: 'closed', lane: lane.name, moved: entry.moved, message: `no longer accepting ${entry.item.protocol}` })
     }
   }
@@ -271,50 +247,10 @@ export class Acceptor {
     return this.fallback
   }
 
-  private async wait (signal: AbortSignal | undefined, add: (waiter: Waiter<IncomingStream>) => void, remove: (waiter: Waiter<IncomingStream>) => void): Promise<Result> {
-    if (this.closed) {
-      return DONE
-    }
-
-    signal?.throwIfAborted()
-
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        remove(waiter)
-        reject(signal?.reason)
-      }
-      const waiter: Waiter<IncomingStream> = result => {
-        signal?.removeEventListener('abort', onAbort)
-        resolve(result)
-      }
-
-      add(waiter)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
-  }
-
-  private enqueue (lane: Lane<IncomingStream>, item: IncomingStream, group: string, moved: boolean): void {
-    const entry = new QueuedStream(item, group, moved, (_entry, delta) => { this.countBytes(delta) }, (e, evt) => { this.leave(e, evt) })
-
-    lane.add(entry, moved)
-    this.queued.set(item.stream, { entry, lane })
-    this.expiry.watch(entry.since)
-  }
-
-  /** Takes a queued stream out of its lane and stops watching it */
-  private unqueue (entry: QueuedStream, lane: Lane<IncomingStream>, resume: boolean): IncomingStream {
-    lane.remove(entry)
-    this.queued.delete(entry.item.stream)
-    this.queuedBytes -= entry.bytes
-    entry.release(resume)
-
-    return entry.item
-  }
-
   private shift (lane: Lane<IncomingStream>): IteratorYieldResult<IncomingStream> {
     const entry = lane.entries()[0] as QueuedStream
 
-    return this.yield(lane, this.unqueue(entry, lane, true), entry.moved)
+    return this.yield(lane, this.waiting.remove({ entry, lane }, true), entry.moved)
   }
 
   private yield (lane: Lane<IncomingStream>, item: IncomingStream, moved: boolean): IteratorYieldResult<IncomingStream> {
@@ -328,51 +264,15 @@ export class Acceptor {
   }
 
   /** A queued stream closed: its remote reset it, or its connection went */
-  private leave (entry: QueuedStream, evt: StreamCloseEvent): void {
-    const found = this.queued.get(entry.item.stream)
-
-    if (found == null) {
-      return
-    }
-
-    const { stream, connection } = this.unqueue(entry, found.lane, false)
-    let reason: GoneReason = 'error'
-
-    if (stream.status === 'reset') {
-      reason = 'remote-reset'
-    } else if (connection.status !== 'open') {
-      reason = 'connection-closed'
-    }
+  private leave ({ entry, lane }: Place, evt: StreamCloseEvent): void {
+    // a moved stream was counted when it was first yielded
+    const reason = this.ledger.gone(entry.item.stream, entry.item.connection, evt, !entry.moved)
 
     if (!entry.moved) {
-      found.lane.countGone()
-      this.ledger.countGone(reason)
+      lane.countGone()
     }
 
-    stream.log('left lane %s before being accepted: %s%s', found.lane.name, reason, evt.error == null ? '' : ` (${evt.error.message})`)
-  }
-
-  /** Keeps the bytes of all queued streams within `maxQueuedBytes` by resetting the largest */
-  private countBytes (delta: number): void {
-    this.queuedBytes += delta
-
-    while (this.queuedBytes > this.init.options.maxQueuedBytes && this.queued.size > 0) {
-      let largest: { entry: QueuedStream, lane: Lane<IncomingStream> } | undefined
-
-      for (const queued of this.queued.values()) {
-        if (largest == null || queued.entry.bytes > largest.entry.bytes) {
-          largest = queued
-        }
-      }
-
-      if (largest == null) {
-        return
-      }
-
-      const { entry, lane } = largest
-      this.unqueue(entry, lane, false)
-      this.drop({ ...entry.item, reason: 'bytes-limit', lane: lane.name, moved: entry.moved, message: `it held ${entry.bytes} of the ${this.init.options.maxQueuedBytes} bytes queued streams may hold` })
-    }
+    entry.item.stream.log('left lane %s before being accepted: %s', lane.name, reason)
   }
 
   private drop (drop: Drop & { lane?: string }): void {

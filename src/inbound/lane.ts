@@ -1,5 +1,6 @@
+import { Readers } from './readers.ts'
 import type { ResolvedLane } from '../options.ts'
-import type { DropReason, LaneMatchInput, LaneStats } from '../types.ts'
+import type { DropReason, LaneMatchInput, LaneStats } from '../types/index.ts'
 
 /** A queued item, with the peer and the network group whose slot it holds */
 export interface LaneEntry<T> {
@@ -7,9 +8,6 @@ export interface LaneEntry<T> {
   peer: string
   group: string
 }
-
-/** A reader waiting for the next item of a lane */
-export type Waiter<T> = (result: IteratorResult<T, undefined>) => void
 
 /** What `admit` decided: queue it, queue it after evicting `victim`, or refuse */
 export type Admission<T> =
@@ -33,7 +31,8 @@ export class Lane<T> {
   readonly weight: number
   readonly match?: (input: LaneMatchInput) => boolean
   private readonly queue: Array<LaneEntry<T>> = []
-  private readonly waiters: Array<Waiter<T>> = []
+  /** Readers of this lane alone (`IncomingStreams.lane(name)`) */
+  readonly readers = new Readers<T>()
   /** Slots held by each peer, and by each network group */
   private readonly peerSlots = new Map<string, number>()
   private readonly groupSlots = new Map<string, number>()
@@ -148,30 +147,6 @@ export class Lane<T> {
     this.peerSlots.clear()
     this.groupSlots.clear()
     return this.queue.splice(0)
-  }
-
-  /** Queues a reader of this lane alone */
-  wait (waiter: Waiter<T>): void {
-    this.waiters.push(waiter)
-  }
-
-  /** Takes a reader that gave up off the list */
-  cancelWait (waiter: Waiter<T>): void {
-    const index = this.waiters.indexOf(waiter)
-
-    if (index !== -1) {
-      this.waiters.splice(index, 1)
-    }
-  }
-
-  /** The longest-waiting reader of this lane alone, taken off the list */
-  takeWaiter (): Waiter<T> | undefined {
-    return this.waiters.shift()
-  }
-
-  /** Every reader of this lane alone, taken off the list */
-  takeWaiters (): Array<Waiter<T>> {
-    return this.waiters.splice(0)
   }
 
   /**

@@ -1,7 +1,7 @@
 import { StreamDroppedError } from '../errors.ts'
 import type { StreamMetrics } from '../metrics.ts'
-import type { DropReason, DroppedStream, GoneReason } from '../types.ts'
-import type { Connection, Logger, Stream } from '@libp2p/interface'
+import type { DropReason, DroppedStream, GoneReason, IncomingStats, LaneStats } from '../types/index.ts'
+import type { Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 const DROP_REASONS: DropReason[] = ['backlog-full', 'evicted', 'peer-limit', 'stream-limit', 'bytes-limit', 'expired', 'match-error', 'closed']
 const GONE_REASONS: GoneReason[] = ['remote-reset', 'connection-closed', 'error']
@@ -47,7 +47,7 @@ export class Ledger {
     return sum(this.dropReasons)
   }
 
-  get gone (): number {
+  get goneCount (): number {
     return sum(this.goneReasons)
   }
 
@@ -56,8 +56,45 @@ export class Ledger {
     this.init.metrics.onAccepted(protocol, lane)
   }
 
-  countGone (reason: GoneReason): void {
-    this.goneReasons[reason]++
+  /**
+   * Why a queued stream closed by itself, counted when `count`: its remote
+   * reset it, or its transport went away (nothing here closes a queued
+   * stream's write side, so a clean close means that), or something failed.
+   */
+  gone (stream: Stream, connection: Connection, evt: StreamCloseEvent, count: boolean): GoneReason {
+    let reason: GoneReason = 'error'
+
+    if (stream.status === 'reset') {
+      reason = 'remote-reset'
+    } else if (evt.error == null || connection.status !== 'open') {
+      reason = 'connection-closed'
+    }
+
+    if (count) {
+      this.goneReasons[reason]++
+    }
+
+    return reason
+  }
+
+  /** The counters of the whole `accept`, with what waits now and each lane's own */
+  stats (waiting: { size: number, requeued: number, bytes: number }, lanes: ReadonlyArray<{ name: string, stats(): LaneStats }>): IncomingStats {
+    const requeued = waiting.requeued
+    const laneStats = lanes.map(lane => [lane.name, lane.stats()] as const)
+
+    return {
+      arrived: this.arrived,
+      queued: waiting.size - requeued,
+      accepted: this.accepted,
+      dropped: this.dropped,
+      gone: this.goneCount,
+      requeued,
+      moved: laneStats.reduce((total, [, stats]) => total + stats.moved, 0),
+      queuedBytes: waiting.bytes,
+      dropReasons: { ...this.dropReasons },
+      goneReasons: { ...this.goneReasons },
+      lanes: Object.fromEntries(laneStats)
+    }
   }
 
   /**

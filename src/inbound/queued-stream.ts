@@ -1,6 +1,6 @@
 import { install } from '../libp2p-fixes/index.ts'
 import type { LaneEntry } from './lane.ts'
-import type { IncomingStream } from '../types.ts'
+import type { IncomingStream } from '../types/index.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 
 /**

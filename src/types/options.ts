@@ -1,0 +1,240 @@
+/**
+ * The service's components and every option the package takes.
+ */
+
+import type { DroppedStream } from './incoming.ts'
+import type { ComponentLogger, Connection, Metrics, PeerId } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
+
+/**
+ * What the service uses of the node.
+ */
+export interface StreamComponents {
+  /** Where `accept` registers and deregisters its protocols */
+  registrar: Registrar
+  /** Finds or dials the connection for `openStream` */
+  connectionManager: ConnectionManager
+  /** Gives the service its `libp2p:stream` logger */
+  logger: ComponentLogger
+  /** When present, accepted, dropped, opened and failed streams are counted */
+  metrics?: Metrics
+}
+
+/**
+ * Node-wide settings: defaults for every `accept` and `openStream`.
+ */
+export interface StreamInit {
+  /**
+   * Backlog of an `accept` that does not set one.
+   *
+   * @default 32
+   */
+  backlog?: number
+
+  /**
+   * Outbound streams per connection and protocol, for `openStream` and for the
+   * protocols passed to `accept`.
+   *
+   * @default 1000
+   */
+  maxOutboundStreams?: number
+}
+
+/**
+ * Options for `Control.accept`.
+ */
+export interface AcceptOptions {
+  /**
+   * How many streams may wait for the application. Streams beyond it are reset
+   * and counted in `dropped`. 0 accepts a stream only while a reader waits.
+   * Not allowed together with `lanes`, which set their own.
+   *
+   * @default 32, or the `backlog` given to `stream()`
+   */
+  backlog?: number
+
+  /**
+   * Classes of inbound streams, each with its own backlog, per-peer bound and
+   * counters, so a flood into one lane never drops or delays another's streams.
+   * Each stream goes to the first lane whose `match` accepts it; exactly one
+   * lane has no `match` and takes the rest. Iterating the handle serves lanes
+   * by `priority`, then by `weight`; `lane(name)` serves one lane alone.
+   */
+  lanes?: Record<string, LaneOptions>
+
+  /**
+   * Aborting it ends the iteration and deregisters, like `close()`.
+   */
+  signal?: AbortSignal
+
+  /**
+   * Backlog slots one peer may hold. When the backlog is full, a stream from a
+   * peer holding fewer slots than another still gets in, evicting that peer's
+   * newest, so one peer cannot starve others even at the default; set this
+   * lower to also keep a flooding peer from filling an idle backlog.
+   *
+   * @default backlog
+   */
+  maxPerPeer?: number
+
+  /**
+   * Open inbound streams one peer may have for each of these protocols, over
+   * all its connections: those queued and those the application holds.
+   * Streams over it are reset and counted in `dropped` (js-libp2p's own cap,
+   * which resets silently, is lifted for these protocols).
+   *
+   * @default backlog (all lanes together) + 32
+   */
+  maxInboundStreams?: number
+
+  /**
+   * Outbound streams per connection for these protocols (libp2p uses the
+   * registered value for every stream opened with them).
+   *
+   * @default 1000, or the `maxOutboundStreams` given to `stream()`
+   */
+  maxOutboundStreams?: number
+
+  /**
+   * Accept streams on limited connections, such as relayed ones.
+   *
+   * @default false
+   */
+  runOnLimitedConnection?: boolean
+
+  /**
+   * Bytes all queued streams of this `accept` may hold together, received
+   * from their remotes while they wait. Queued streams are paused, so each
+   * holds at most what its muxer granted before it was queued; past this
+   * budget the queued stream holding the most is reset (`bytes-limit`).
+   *
+   * @default 8 MiB (see `DEFAULT_MAX_QUEUED_BYTES`)
+   */
+  maxQueuedBytes?: number
+
+  /**
+   * How long a stream may wait to be yielded, in milliseconds; older streams
+   * are reset (`expired`): their openers have most likely given up.
+   *
+   * @default 30000
+   */
+  maxQueueAge?: number
+
+  /**
+   * Called for each stream reset without being yielded, with why and whose
+   * it was, after it was counted. It runs inside the node's stream handling:
+   * keep it short. What it throws is logged and otherwise ignored.
+   */
+  onDrop?(drop: DroppedStream): void
+}
+
+/**
+ * Options for `Control.openStream`.
+ */
+export interface OpenStreamOptions {
+  /**
+   * Aborts the dial or the negotiation: the call rejects with `AbortError`.
+   */
+  signal?: AbortSignal
+
+  /**
+   * Open the stream on this connection instead of finding or dialling one. It
+   * must be a connection to the target peer.
+   */
+  connection?: Connection
+
+  /**
+   * Dial a new connection even if one to the peer exists.
+   *
+   * @default false
+   */
+  force?: boolean
+
+  /**
+   * How long protocol negotiation may take before the call rejects with an
+   * `OpenStreamError` caused by a `TimeoutError`, in milliseconds. The dial
+   * itself is bounded by the connection manager's `dialTimeout`.
+   *
+   * @default 10000
+   */
+  negotiationTimeout?: number
+
+  /**
+   * Outbound streams per connection for the negotiated protocol, when it is
+   * not one this node accepts (then the `accept` setting applies).
+   *
+   * @default 1000, or the `maxOutboundStreams` given to `stream()`
+   */
+  maxOutboundStreams?: number
+
+  /**
+   * Open the stream on a limited connection, such as a relayed one.
+   *
+   * @default false
+   */
+  runOnLimitedConnection?: boolean
+
+  /**
+   * Passed on to libp2p's `newStream`. It has **no effect on js-libp2p 3.x**:
+   * `@libp2p/multistream-select` 7 negotiates fully whatever it says (its lazy,
+   * 0-RTT path went away in the v3 streams rewrite), so `openStream` always
+   * resolves after the remote agreed on the protocol. Kept so code written
+   * for a libp2p that honours it again needs no change.
+   *
+   * @default true
+   */
+  negotiateFully?: boolean
+}
+
+/**
+ * What a lane's `match` is asked about an inbound stream.
+ */
+export interface LaneMatchInput {
+  /** The remote peer that opened the stream */
+  peer: PeerId
+  /** The connection it arrived on */
+  connection: Connection
+  /** The negotiated protocol */
+  protocol: string
+}
+
+/**
+ * One lane of an `accept` with lanes.
+ */
+export interface LaneOptions {
+  /**
+   * Streams that may wait in this lane.
+   *
+   * @default 32
+   */
+  backlog?: number
+
+  /**
+   * Slots of this lane one peer may hold.
+   *
+   * @default backlog
+   */
+  maxPerPeer?: number
+
+  /**
+   * Which streams belong here; the first lane (in declaration order) whose
+   * `match` returns true takes the stream, and the one lane without `match`
+   * takes the rest. A `match` that throws resets that stream and is logged.
+   */
+  match?(input: LaneMatchInput): boolean
+
+  /**
+   * Iterating the handle serves queued lanes of higher priority first.
+   *
+   * @default 0
+   */
+  priority?: number
+
+  /**
+   * Among queued lanes of equal priority, each gets a share of the streams
+   * yielded in proportion to its weight.
+   *
+   * @default 1
+   */
+  weight?: number
+}
