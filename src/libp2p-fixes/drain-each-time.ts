@@ -32,7 +32,6 @@ export function drainEachTime (stream: Stream): void {
 }
 
 function wrapOnDrain (onDrain: (this: Stream, options?: AbortOptions) => Promise<void>): (this: Stream, options?: AbortOptions) => Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/promise-function-async
   return function (this: Stream, options?: AbortOptions): Promise<void> {
     return fixed.has(this) ? waitForDrain(this, options) : onDrain.call(this, options)
   }

@@ -37,7 +37,6 @@ function wrapSend (send: (this: Stream, data: unknown) => boolean): (this: Strea
 }
 
 function wrapClose (close: (this: Stream, options?: AbortOptions) => Promise<void>): (this: Stream, options?: AbortOptions) => Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/promise-function-async
   return function (this: Stream, options?: AbortOptions): Promise<void> {
     if (!fixed.has(this)) {
       return close.call(this, options)
@@ -74,7 +73,6 @@ class ReportReset implements AsyncIterableIterator<any> {
   }
 
   // not async: the promise of the original's `next()` is chained, not wrapped
-  // eslint-disable-next-line @typescript-eslint/promise-function-async
   next (): Promise<IteratorResult<any>> {
     if (this.finished) {
       return Promise.resolve({ done: true, value: undefined })
