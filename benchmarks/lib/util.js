@@ -65,7 +65,7 @@ export function summary (values) {
  * Runs `fn` and measures it: wall-clock and CPU time (user + system of the
  * whole process, both nodes and every thread), in microseconds.
  *
- * @param {() => Promise<any>} fn
+ * @param {() => Promise<unknown>} fn
  */
 export async function timed (fn) {
   const cpu = process.cpuUsage()

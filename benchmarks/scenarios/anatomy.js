@@ -49,13 +49,21 @@ function watch (connection, side, log) {
   }
 }
 
-/** "data SYN", "window update ACK|FIN", ... */
+/**
+ * "data SYN", "window update ACK|FIN", ...
+ *
+ * @param frame - a recorded frame
+ */
 function kind (frame) {
   const flags = FLAGS.filter(([bit]) => (frame.flag & bit) === bit).map(([, f]) => f).join('|')
   return `${TYPES[frame.type] ?? `type ${frame.type}`}${flags === '' ? '' : ` ${flags}`}`
 }
 
-/** Opener flights followed by an acceptor flight */
+/**
+ * Opener flights followed by an acceptor flight
+ *
+ * @param frames - the frames of one phase, in the order they were sent
+ */
 function roundTrips (frames) {
   let trips = 0
   for (let i = 1; i < frames.length; i++) {
@@ -169,6 +177,13 @@ export async function run ({ quick, log: say }) {
   return rows
 }
 
+/**
+ * A figure of one phase: a field, or the sum of the frame kinds `filter` takes
+ *
+ * @param r - the counts of one phase
+ * @param field - which figure
+ * @param filter - which frame kinds to add up
+ */
 function pick (r, field, filter) {
   if (filter == null) { return r[field] }
   return Object.entries(r[field]).filter(([k]) => filter(k)).reduce((t, [, v]) => t + v, 0)
