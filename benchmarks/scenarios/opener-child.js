@@ -23,9 +23,9 @@ process.on('message', (msg) => {
       const connection = await node.dial(multiaddr(msg.dial))
       peer = connection.remotePeer
     } else if (msg.open != null) {
+      const open = async () => node.dialProtocol(peer, msg.open, { maxOutboundStreams: 10_000 })
       for (let i = 0; i < msg.n; i += 32) {
-        held.push(...await Promise.all(Array.from({ length: Math.min(32, msg.n - i) }, async () =>
-          node.dialProtocol(peer, msg.open, { maxOutboundStreams: 10_000 }))))
+        held.push(...await Promise.all(Array.from({ length: Math.min(32, msg.n - i) }, open)))
       }
     } else if (msg.abort != null) {
       for (const s of held.splice(0)) { s.abort(new Error('benchmark done')) }
