@@ -119,12 +119,17 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
     watched.set(stream, this)
     this.report()
 
-    install(stream, 'onData', onData => function (this: Stream, data: unknown): void {
-      onData.call(this, data)
+    install(stream, 'onData', wrapOnData)
+  }
+}
 
-      if (watching > 0) {
-        watched.get(this)?.report()
-      }
-    })
+/** The class-level `onData` hook: the original, then a report for a queued stream */
+function wrapOnData (onData: (this: Stream, data: unknown) => void): (this: Stream, data: unknown) => void {
+  return function (this: Stream, data: unknown): void {
+    onData.call(this, data)
+
+    if (watching > 0) {
+      watched.get(this)?.report()
+    }
   }
 }
