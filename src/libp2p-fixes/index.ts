@@ -1,7 +1,14 @@
 /**
  * Workarounds for js-libp2p behaviours that break what this package promises,
- * one file each, applied only to the streams and connections this package
+ * one file each, acting only on the streams and connections this package
  * handles. The core calls in through this file alone.
+ *
+ * The per-stream ones are installed once per stream class (`install.ts`): the
+ * class's method is wrapped the first time a stream of it is handed out, and
+ * the wrapper acts only for streams in the `fixed` set, so a stream costs one
+ * `WeakSet.add` and other streams of the class one `WeakSet` lookup per call
+ * of a wrapped method (`addEventListener` only for `remoteCloseWrite`, `send`
+ * only after a reset, `handleWindowUpdate` only past 1 MiB).
  *
  * Each names the versions it was seen on and what lets it be deleted:
  *
