@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { formatTable } from './lib/table.js'
 import { machineInfo } from './lib/util.js'
 import * as acceptLatency from './scenarios/accept-latency.js'
+import * as anatomy from './scenarios/anatomy.js'
 import * as crossLanguage from './scenarios/cross-language.js'
 import * as flood from './scenarios/flood.js'
 import * as lanes from './scenarios/lanes.js'
@@ -21,7 +22,7 @@ import * as memory from './scenarios/memory.js'
 import * as openRate from './scenarios/open-rate.js'
 import * as throughput from './scenarios/throughput.js'
 
-const SCENARIOS = [limits, throughput, openRate, acceptLatency, memory, flood, lanes, crossLanguage]
+const SCENARIOS = [limits, throughput, openRate, anatomy, acceptLatency, memory, flood, lanes, crossLanguage]
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')

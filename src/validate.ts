@@ -11,6 +11,11 @@ const encoder = new TextEncoder()
  * (multistream-select frames them with a newline) and fit its length limit.
  */
 export function validateProtocols (protocol: unknown, parameter = 'protocol'): string[] {
+  // one name found valid before (an open's usual argument) is not checked again
+  if (typeof protocol === 'string' && validNames.has(protocol)) {
+    return [protocol]
+  }
+
   const protocols = Array.isArray(protocol) ? protocol : [protocol]
 
   if (protocols.length === 0) {
@@ -46,8 +51,16 @@ export function validateProtocols (protocol: unknown, parameter = 'protocol'): s
     seen.add(p)
   }
 
+  if (typeof protocol === 'string' && validNames.size < MAX_VALID_NAMES) {
+    validNames.add(protocol)
+  }
+
   return protocols
 }
+
+/** Single protocol names that passed `validateProtocols`, up to `MAX_VALID_NAMES` */
+const validNames = new Set<string>()
+const MAX_VALID_NAMES = 1024
 
 /**
  * Checks a count option: a non-negative safe integer (or at least `min`).

@@ -46,17 +46,17 @@ function ratioCell (r) {
 }
 
 export function formatTable (report) {
-  const header = ['scenario', 'figure', 'transport', 'unit', 'libp2p-stream', 'raw js-libp2p', 'ratio stream/raw']
+  const header = ['scenario', 'figure', 'transport', 'unit', 'libp2p-stream', 'raw js-libp2p', 'ratio stream/raw', 'CPU per op, stream / raw', 'CPU ratio raw/stream']
   const lines = []
   for (const scenario of report.scenarios) {
     if (scenario.error != null) {
-      lines.push([scenario.name, `FAILED: ${scenario.error.split('\n')[0]}`, '', '', '', '', ''])
+      lines.push([scenario.name, `FAILED: ${scenario.error.split('\n')[0]}`, '', '', '', '', '', '', ''])
       continue
     }
     for (const r of scenario.results ?? []) {
       const unit = r.unitLabel ?? r.unit
       if (r.skipped != null) {
-        lines.push([r.scenario, r.figure, r.transport ?? '', '', `skipped: ${r.skipped}`, '', ''])
+        lines.push([r.scenario, r.figure, r.transport ?? '', '', `skipped: ${r.skipped}`, '', '', '', ''])
         continue
       }
       lines.push([
@@ -66,7 +66,9 @@ export function formatTable (report) {
         unit,
         r.failed?.stream != null ? failedCell(r.failed.stream) : cell(r.stream ?? r.value, r.unit),
         r.failed?.raw != null ? failedCell(r.failed.raw) : cell(r.raw, r.unit),
-        ratioCell(r.ratio)
+        ratioCell(r.ratio),
+        r.cpu == null ? '' : `${fmt(r.cpu.stream.median)} / ${fmt(r.cpu.raw.median)} µs per ${r.cpu.per}`,
+        r.cpu == null ? '' : ratioCell(r.cpu.ratio)
       ])
     }
   }
@@ -74,7 +76,8 @@ export function formatTable (report) {
   const row = cols => cols.map((c, i) => String(c).padEnd(widths[i])).join(' | ').trimEnd()
   return [
     '',
-    'median (min–max) over rounds; latencies as p50 / p99 over all samples; ratio per round pair: median (min–max)',
+    'median (min–max) over rounds; latencies as p50 / p99 over all samples; ratio per round pair: median (min–max);',
+    'CPU = user + system time of the whole process (both nodes) per operation; CPU ratio raw/stream above 1 = libp2p-stream costs less',
     '',
     row(header),
     widths.map(w => '-'.repeat(w)).join('-|-'),

@@ -59,6 +59,75 @@ export function summary (values) {
 }
 
 /**
+ * Runs `fn` and measures it: wall-clock and CPU time (user + system of the
+ * whole process, both nodes and every thread), in microseconds.
+ *
+ * @param {() => Promise<unknown>} fn
+ */
+export async function timed (fn) {
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const value = await fn()
+  const wall = (performance.now() - started) * 1000
+  const used = process.cpuUsage(cpu)
+  return { value, wall, cpu: used.user + used.system }
+}
+
+/**
+ * A figure measured in interleaved rounds, as one table row: wall-clock rate
+ * (`ops / wall`) for each side with the per-round ratio stream/raw, and beside
+ * it the CPU cost of one operation for each side with its own per-round ratio
+ * (raw CPU / stream CPU, so that above 1 libp2p-stream costs less, like the
+ * wall ratio). Each round is `{ stream: { wall, cpu }, raw: { wall, cpu } }` in
+ * µs for `ops` operations; `per` names the operation (`'open'`, `'MB'`).
+ *
+ * @param {object} row - scenario, figure, transport, unit (of the rate)
+ * @param {Array<{ stream: { wall: number, cpu: number }, raw: { wall: number, cpu: number } }>} rounds
+ * @param {number} ops - operations per round (opens, or MB for throughput)
+ * @param {string} per - what one operation is
+ */
+export function roundsRow (row, rounds, ops, per) {
+  const rate = t => ops / (t / 1e6)
+  const cpuPerOp = t => t / ops
+  return {
+    ...row,
+    higherIsBetter: true,
+    stream: summary(rounds.map(r => rate(r.stream.wall))),
+    raw: summary(rounds.map(r => rate(r.raw.wall))),
+    ratio: { ...summary(rounds.map(r => r.raw.wall / r.stream.wall)), ofMedians: median(rounds.map(r => rate(r.stream.wall))) / median(rounds.map(r => rate(r.raw.wall))) },
+    cpu: {
+      per,
+      unit: `µs CPU/${per}`,
+      stream: summary(rounds.map(r => cpuPerOp(r.stream.cpu))),
+      raw: summary(rounds.map(r => cpuPerOp(r.raw.cpu))),
+      ratio: summary(rounds.map(r => r.raw.cpu / r.stream.cpu))
+    },
+    rounds: rounds.length
+  }
+}
+
+/**
+ * CPU per operation for figures sampled one operation at a time, interleaved
+ * (latencies): each side's CPU µs per op as a summary over blocks of
+ * `blockSize` consecutive samples, and the per-block ratio raw/stream.
+ *
+ * @param {number[]} stream - CPU µs of each libp2p-stream sample
+ * @param {number[]} raw - CPU µs of each raw sample, in the same order
+ * @param {number} blockSize
+ * @param {string} per - what one operation is
+ */
+export function blockCpu (stream, raw, blockSize, per) {
+  const blocks = { stream: [], raw: [], ratio: [] }
+  for (let i = 0; i + blockSize <= Math.min(stream.length, raw.length); i += blockSize) {
+    const sum = a => a.slice(i, i + blockSize).reduce((x, y) => x + y, 0)
+    blocks.stream.push(sum(stream) / blockSize)
+    blocks.raw.push(sum(raw) / blockSize)
+    blocks.ratio.push(sum(raw) / sum(stream))
+  }
+  return { per, unit: `µs CPU/${per}`, stream: summary(blocks.stream), raw: summary(blocks.raw), ratio: summary(blocks.ratio), blockSize }
+}
+
+/**
  * p50/p90/p99 and min/max of a list of latency samples (samples themselves left out: too many)
  *
  * @param values

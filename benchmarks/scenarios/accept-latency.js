@@ -3,7 +3,7 @@
 // accepting side differs: the accept loop getting the item against the raw
 // handler being called.
 import { createPair } from '../lib/nodes.js'
-import { interleave, latencySummary, serveEach, settle, whenClosed } from '../lib/util.js'
+import { blockCpu, interleave, latencySummary, settle, timed, whenClosed } from '../lib/util.js'
 
 export const name = 'accept-latency'
 export const title = 'Accept latency: opener starts the open -> application holds the inbound stream (TCP+noise+yamux)'
@@ -34,18 +34,21 @@ export async function run ({ quick, log }) {
     hop = []
   }
 
-  const serving = serveEach(incoming, async ({ stream }) => {
-    const now = performance.now()
-    hop?.push((now - handlerCalledAt) * 1000)
-    arrived(now)
-    await stream.close()
-  })
+  const serving = (async () => {
+    for await (const { stream } of incoming) {
+      const now = performance.now()
+      hop?.push((now - handlerCalledAt) * 1000)
+      arrived(now)
+      stream.close().catch(err => { stream.abort(err) })
+    }
+  })()
   await pair.server.handle(P_RAW, stream => {
     arrived(performance.now())
     stream.close().catch(err => { stream.abort(err) })
   })
 
   const latency = { stream: [], raw: [] }
+  const cpu = { stream: [], raw: [] }
   const measure = async (protocol) => {
     const got = new Promise(resolve => { arrived = resolve })
     const started = performance.now()
@@ -59,8 +62,9 @@ export async function run ({ quick, log }) {
   for (let i = -50; i < samples; i++) {
     if (i >= 0 && i % 500 === 0) { await settle() }
     for (const side of interleave(i, 'stream', 'raw')) {
-      const ms = await measure(side === 'stream' ? P_STREAM : P_RAW)
-      if (i >= 0) { latency[side].push(ms) }
+      // CPU of the whole sample: open, accept, close on both nodes
+      const { value: ms, cpu: used } = await timed(async () => measure(side === 'stream' ? P_STREAM : P_RAW))
+      if (i >= 0) { latency[side].push(ms); cpu[side].push(used) }
     }
   }
   hop?.splice(0, 50)
@@ -82,7 +86,8 @@ export async function run ({ quick, log }) {
     higherIsBetter: false,
     stream: s,
     raw: r,
-    ratio: { p50: s.p50 / r.p50, p99: s.p99 / r.p99 }
+    ratio: { p50: s.p50 / r.p50, p99: s.p99 / r.p99 },
+    cpu: blockCpu(cpu.stream, cpu.raw, quick ? 50 : 250, 'open')
   }]
   if (hop != null) {
     const h = latencySummary(hop)

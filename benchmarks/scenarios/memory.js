@@ -1,8 +1,11 @@
 // 4b. Memory per idle registration (N accepts of distinct protocols against N
 // node.handle() registrations) and per queued stream (a full backlog against
 // a raw handler that holds the same number of streams). Heap deltas after a
-// full GC; each figure includes everything the process keeps for it (both
-// nodes are in this process, so a queued stream also counts its opener side).
+// full GC. The per-node figure has the opener in a child process
+// (opener-child.js), so it is the accepting node alone; the other per-stream
+// figure has both nodes in this process and counts both ends.
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { createPair } from '../lib/nodes.js'
 import { eventually, heapUsed, interleave, median, settle, sleep, summary } from '../lib/util.js'
 
@@ -63,6 +66,58 @@ async function perQueued (pair, side, n, round) {
   return bytes
 }
 
+const CHILD = fileURLToPath(new URL('./opener-child.js', import.meta.url))
+
+/**
+ * An opener in a child process: `send(msg)` resolves when the child answers
+ *
+ * @param addr - the accepting node's address
+ */
+async function openerProcess (addr) {
+  const child = fork(CHILD, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  let answer
+  child.on('message', msg => { answer?.(msg) })
+  const next = async () => new Promise(resolve => { answer = resolve })
+  const ready = await next()
+  if (ready.ready !== true) { throw new Error('opener child did not start') }
+  const send = async msg => {
+    const reply = next()
+    child.send(msg)
+    const got = await reply
+    if (got.error != null) { throw new Error(`opener child: ${got.error}`) }
+    return got
+  }
+  await send({ dial: addr.toString() })
+  return { send, stop: async () => send({ stop: true }) }
+}
+
+async function perQueuedOnNode (pair, side, n, round, opener) {
+  const protocol = `/bench/queued-node/${side}/${round}/1.0.0`
+  let incoming
+  const held = []
+  if (side === 'stream') {
+    incoming = pair.serverControl.accept(protocol, { backlog: n })
+  } else {
+    await pair.server.handle(protocol, stream => { held.push(stream) }, { maxInboundStreams: n + 32 })
+  }
+  await sleep(20)
+  await settle()
+  const before = heapUsed()
+  await opener.send({ open: protocol, n })
+  await waitFor(() => (side === 'stream' ? incoming.queued : held.length) === n, `${n} streams waiting`)
+  await settle()
+  const bytes = (heapUsed() - before) / n
+  if (side === 'stream') {
+    incoming.close()
+  } else {
+    for (const s of held) { s.abort(new Error('benchmark done')) }
+    await pair.server.unhandle(protocol)
+  }
+  await opener.send({ abort: true })
+  await sleep(50)
+  return bytes
+}
+
 export async function run ({ quick, log }) {
   const registrations = quick ? 200 : 1_000
   const queued = quick ? 64 : 256
@@ -70,16 +125,19 @@ export async function run ({ quick, log }) {
   const pair = await createPair('tcp')
   const rows = []
 
+  const opener = await openerProcess(pair.addr)
+
   for (const [figure, n, fn] of [
     [`per idle registration (${registrations} distinct protocols)`, registrations, perRegistration],
+    [`per queued stream, accepting node alone (${queued} waiting, opener in another process)`, queued, perQueuedOnNode],
     [`per queued stream (${queued} waiting, both ends in this process)`, queued, perQueued]
   ]) {
     const figures = { stream: [], raw: [] }
-    await fn(pair, 'stream', Math.min(n, 32), 'warm')
-    await fn(pair, 'raw', Math.min(n, 32), 'warm')
+    await fn(pair, 'stream', Math.min(n, 32), 'warm', opener)
+    await fn(pair, 'raw', Math.min(n, 32), 'warm', opener)
     for (let i = 0; i < rounds; i++) {
       for (const side of interleave(i, 'stream', 'raw')) {
-        figures[side].push(await fn(pair, side, n, i))
+        figures[side].push(await fn(pair, side, n, i, opener))
       }
       log(`  ${figure} round ${i + 1}/${rounds}: stream ${figures.stream.at(-1).toFixed(0)} B, raw ${figures.raw.at(-1).toFixed(0)} B`)
     }
@@ -97,6 +155,7 @@ export async function run ({ quick, log }) {
     })
   }
 
+  await opener.stop()
   await pair.close()
   return rows
 }

@@ -1,29 +1,47 @@
-// 2. Open rate on an existing connection (open + accept + close, sequential
-// and 64 at a time) and first-open latency to a peer not yet connected
-// (dial + noise + yamux + negotiation), libp2p-stream against raw js-libp2p.
+// 2. Open rate on an existing connection (open + 1-byte echo + close,
+// sequential and 64 at a time) and first-open latency to a peer not yet
+// connected (dial + noise + yamux + negotiation), libp2p-stream against raw
+// js-libp2p, wall-clock and CPU time per open.
 import { createPair } from '../lib/nodes.js'
-import { interleave, latencySummary, median, serveEach, settle, summary, whenClosed } from '../lib/util.js'
+import { blockCpu, interleave, latencySummary, roundsRow, settle, timed, whenClosed } from '../lib/util.js'
 
 export const name = 'open-rate'
-export const title = 'Stream open rate (open + accept + close) and first-open latency (TCP+noise+yamux)'
+export const title = 'Stream open rate (open + 1-byte echo + close) and first-open latency (TCP+noise+yamux)'
 
 const P_STREAM = '/bench/open/stream/1.0.0'
 const P_RAW = '/bench/open/raw/1.0.0'
 const CONCURRENCY = 64
+const ONE = new Uint8Array([0x5a])
+
+/**
+ * Sends back what arrives, then closes
+ *
+ * @param stream
+ */
+async function echo (stream) {
+  for await (const chunk of stream) {
+    stream.send(chunk)
+  }
+  await stream.close()
+}
 
 export async function run ({ quick, log }) {
-  const total = quick ? 500 : 5_000
-  const rounds = quick ? 2 : 3
+  const total = quick ? 300 : 2_000
+  const rounds = quick ? 3 : 10
   const rows = []
 
   const pair = await createPair('tcp')
   const peer = pair.server.peerId
 
-  // the acceptor closes every stream as soon as the application holds it
+  // both servers echo the byte and close
   const incoming = pair.serverControl.accept(P_STREAM, { backlog: 2 * CONCURRENCY })
-  const serving = serveEach(incoming, async ({ stream }) => { await stream.close() })
+  const serving = (async () => {
+    for await (const { stream } of incoming) {
+      echo(stream).catch(err => { stream.abort(err) })
+    }
+  })()
   await pair.server.handle(P_RAW, stream => {
-    stream.close().catch(err => { stream.abort(err) })
+    echo(stream).catch(err => { stream.abort(err) })
   }, { maxInboundStreams: 3 * CONCURRENCY })
 
   const open = {
@@ -31,37 +49,32 @@ export async function run ({ quick, log }) {
     raw: async () => pair.client.dialProtocol(peer, P_RAW, { maxOutboundStreams: 1000 })
   }
 
-  // one op: open (negotiated), close our write side, wait for the stream to be
-  // fully closed, which needs the acceptor to have taken and closed it
+  // one op: open (negotiated), send one byte, read it back, close our write
+  // side, read to the end: the stream is then closed both ways
   const op = async side => {
     const s = await open[side]()
+    s.send(ONE)
+    const it = s[Symbol.asyncIterator]()
+    const first = await it.next()
+    if (first.done === true) { throw new Error('no echo') }
     await s.close()
+    while ((await it.next()).done !== true) { /* drain to the remote's close */ }
     await whenClosed(s)
     if (s.status !== 'closed') { throw new Error(`stream ended ${s.status}`) }
   }
 
   const batch = async (side, n, concurrency) => {
     let next = 0
-    const cpu = process.cpuUsage()
-    const started = performance.now()
-    await Promise.all(Array.from({ length: concurrency }, async () => {
+    return timed(async () => Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < n) {
         next++
         await op(side)
       }
-    }))
-    const seconds = (performance.now() - started) / 1000
-    const used = process.cpuUsage(cpu)
-    // wall-clock streams/s, and streams per CPU-second of this process (both
-    // nodes), which hardly moves when other work competes for the cores
-    return { wall: n / seconds, cpu: n / ((used.user + used.system) / 1e6) }
+    })))
   }
 
   for (const concurrency of [1, CONCURRENCY]) {
-    const figures = { stream: [], raw: [] }
-    const cpuFigures = { stream: [], raw: [] }
-    const ratios = []
-    const cpuRatios = []
+    const measured = []
     const warm = quick ? 100 : 300
     await batch('stream', warm, concurrency)
     await batch('raw', warm, concurrency)
@@ -70,38 +83,24 @@ export async function run ({ quick, log }) {
       for (const side of interleave(i, 'stream', 'raw')) {
         await settle()
         round[side] = await batch(side, total, concurrency)
-        figures[side].push(round[side].wall)
-        cpuFigures[side].push(round[side].cpu)
       }
-      ratios.push(round.stream.wall / round.raw.wall)
-      cpuRatios.push(round.stream.cpu / round.raw.cpu)
-      log(`  ${concurrency === 1 ? 'sequential' : `${concurrency}-concurrent`} round ${i + 1}/${rounds}: stream ${round.stream.wall.toFixed(0)}/s (${round.stream.cpu.toFixed(0)}/CPU-s), raw ${round.raw.wall.toFixed(0)}/s (${round.raw.cpu.toFixed(0)}/CPU-s)`)
+      measured.push(round)
+      const f = r => `${(total / (r.wall / 1e6)).toFixed(0)}/s, ${(r.cpu / total).toFixed(0)} µs CPU/open`
+      log(`  ${concurrency === 1 ? 'sequential' : `${concurrency}-concurrent`} round ${i + 1}/${rounds}: stream ${f(round.stream)}; raw ${f(round.raw)}`)
     }
-    rows.push({
+    rows.push(roundsRow({
       scenario: name,
-      figure: `${total} open+accept+close, ${concurrency === 1 ? 'sequential' : `${concurrency} concurrent`}`,
+      figure: `${total} open + 1-byte echo + close, ${concurrency === 1 ? 'sequential' : `${concurrency} concurrent`}, ${rounds} rounds`,
       transport: 'TCP+noise+yamux',
-      unit: 'streams/s',
-      higherIsBetter: true,
-      stream: summary(figures.stream),
-      raw: summary(figures.raw),
-      ratio: { ...summary(ratios), ofMedians: median(figures.stream) / median(figures.raw) }
-    }, {
-      scenario: name,
-      figure: `${total} open+accept+close, ${concurrency === 1 ? 'sequential' : `${concurrency} concurrent`}: CPU cost`,
-      transport: 'TCP+noise+yamux',
-      unit: 'streams/CPU-s',
-      higherIsBetter: true,
-      stream: summary(cpuFigures.stream),
-      raw: summary(cpuFigures.raw),
-      ratio: { ...summary(cpuRatios), ofMedians: median(cpuFigures.stream) / median(cpuFigures.raw) }
-    })
+      unit: 'streams/s'
+    }, measured, total, 'open'))
   }
 
   // first open to a peer we are not connected to: dial by multiaddr, upgrade,
   // negotiate; the connection is closed again after each sample
   const dials = quick ? 10 : 200
   const latency = { stream: [], raw: [] }
+  const cpu = { stream: [], raw: [] }
   const first = {
     stream: async () => pair.clientControl.openStream(pair.addr, P_STREAM),
     raw: async () => pair.client.dialProtocol(pair.addr, P_RAW)
@@ -109,10 +108,8 @@ export async function run ({ quick, log }) {
   await pair.client.hangUp(peer)
   for (let i = -2; i < dials; i++) {
     for (const side of interleave(i, 'stream', 'raw')) {
-      const started = performance.now()
-      const s = await first[side]()
-      const ms = performance.now() - started
-      if (i >= 0) { latency[side].push(ms) } // the first two pairs warm up
+      const { value: s, wall, cpu: used } = await timed(first[side])
+      if (i >= 0) { latency[side].push(wall / 1000); cpu[side].push(used) } // the first two pairs warm up
       await s.close()
       await whenClosed(s)
       await pair.client.hangUp(peer)
@@ -130,7 +127,8 @@ export async function run ({ quick, log }) {
     higherIsBetter: false,
     stream: ls,
     raw: lr,
-    ratio: { p50: ls.p50 / lr.p50, p99: ls.p99 / lr.p99 }
+    ratio: { p50: ls.p50 / lr.p50, p99: ls.p99 / lr.p99 },
+    cpu: blockCpu(cpu.stream, cpu.raw, quick ? 5 : 20, 'dial')
   })
 
   incoming.close()

@@ -1,7 +1,7 @@
 // 1. Throughput of one stream: accept/openStream against handle/dialProtocol,
 // one way and echo, over TCP and the memory transport, rounds interleaved.
 import { createPair, TRANSPORTS, transportLabel } from '../lib/nodes.js'
-import { countBytes, echoBack, interleave, KiB, MiB, sendBytes, serveEach, settle, summary, median } from '../lib/util.js'
+import { countBytes, echoBack, interleave, KiB, MiB, roundsRow, sendBytes, settle, summary, timed } from '../lib/util.js'
 
 export const name = 'throughput'
 export const title = 'Throughput, one stream, 64 KiB send() chunks with onDrain() backpressure'
@@ -25,20 +25,21 @@ export async function run ({ quick, log }) {
 
     const PROTOCOLS = { stream: { oneway: ONEWAY_S, echo: ECHO_S }, raw: { oneway: ONEWAY_R, echo: ECHO_R } }
 
-    const serve = async ({ stream, protocol }) => {
-      if (protocol.includes('/echo/')) {
-        await echoBack(stream)
-      } else {
-        await countBytes(stream)
-        await stream.close()
-      }
+    const serve = (stream, protocol) => {
+      const work = protocol.includes('/echo/')
+        ? echoBack(stream)
+        : countBytes(stream).then(async () => stream.close())
+      work.catch(err => { stream.abort(err) })
     }
-    const serveRaw = stream => { serve({ stream, protocol: stream.protocol }).catch(err => { stream.abort(err) }) }
 
     const incoming = pair.serverControl.accept([ONEWAY_S, ECHO_S], { backlog: 4 })
-    const serving = serveEach(incoming, serve)
-    await pair.server.handle(ONEWAY_R, serveRaw)
-    await pair.server.handle(ECHO_R, serveRaw)
+    const serving = (async () => {
+      for await (const { stream, protocol } of incoming) {
+        serve(stream, protocol)
+      }
+    })()
+    await pair.server.handle(ONEWAY_R, stream => { serve(stream, stream.protocol) })
+    await pair.server.handle(ECHO_R, stream => { serve(stream, stream.protocol) })
 
     const sides = {
       stream: async protocol => pair.clientControl.openStream(peer, protocol),
@@ -47,31 +48,23 @@ export async function run ({ quick, log }) {
 
     // one transfer: open, send `size` bytes, close the write side; done when
     // the remote has read everything and closed (one way) or everything came
-    // back (echo). Returns MB/s of payload in one direction.
+    // back (echo). Returns wall and CPU µs (whole process, both nodes) and the
+    // most bytes the writer had queued.
     const transfer = async (side, mode, size) => {
       const protocol = PROTOCOLS[side][mode]
       const s = await sides[side](protocol)
-      const cpu = process.cpuUsage()
-      const started = performance.now()
-      const [queued, received] = await Promise.all([
+      const { value: [queued, received], wall, cpu } = await timed(async () => Promise.all([
         sendBytes(s, size, CHUNK).then(async peak => { await s.close(); return peak }),
         countBytes(s)
-      ])
-      const seconds = (performance.now() - started) / 1000
-      const used = process.cpuUsage(cpu)
+      ]))
       if (mode === 'echo' && received !== size) {
         throw new Error(`echo returned ${received} of ${size} bytes`)
       }
-      // wall-clock MB/s, and MB per CPU-second of this process (both nodes):
-      // the second hardly moves when other work competes for the cores
-      return { wall: size / 1e6 / seconds, cpu: size / 1e6 / ((used.user + used.system) / 1e6), queued }
+      return { wall, cpu, queued }
     }
 
     for (const mode of ['oneway', 'echo']) {
-      const figures = { stream: [], raw: [] }
-      const cpuFigures = { stream: [], raw: [] }
-      const ratios = []
-      const cpuRatios = []
+      const measured = []
       const queued = { stream: [], raw: [] }
 
       // warm-up, not recorded
@@ -84,34 +77,19 @@ export async function run ({ quick, log }) {
         for (const side of interleave(i, 'stream', 'raw')) {
           await settle()
           round[side] = await transfer(side, mode, bytes)
-          figures[side].push(round[side].wall)
-          cpuFigures[side].push(round[side].cpu)
           queued[side].push(round[side].queued)
         }
-        ratios.push(round.stream.wall / round.raw.wall)
-        cpuRatios.push(round.stream.cpu / round.raw.cpu)
-        log(`  ${transport} ${mode} round ${i + 1}/${rounds}: stream ${round.stream.wall.toFixed(1)} MB/s (${round.stream.cpu.toFixed(1)} MB/CPU-s), raw ${round.raw.wall.toFixed(1)} MB/s (${round.raw.cpu.toFixed(1)} MB/CPU-s)`)
+        measured.push(round)
+        const f = r => `${(bytes / 1e6 / (r.wall / 1e6)).toFixed(1)} MB/s, ${(r.cpu / (bytes / 1e6)).toFixed(0)} µs CPU/MB`
+        log(`  ${transport} ${mode} round ${i + 1}/${rounds}: stream ${f(round.stream)}; raw ${f(round.raw)}`)
       }
 
-      rows.push({
+      rows.push(roundsRow({
         scenario: name,
-        figure: `${mode === 'echo' ? 'echo (each way)' : 'one way'}, ${bytes / MiB} MiB`,
+        figure: `${mode === 'echo' ? 'echo (each way)' : 'one way'}, ${bytes / MiB} MiB, ${rounds} rounds`,
         transport: transportLabel(transport),
-        unit: 'MB/s',
-        higherIsBetter: true,
-        stream: summary(figures.stream),
-        raw: summary(figures.raw),
-        ratio: { ...summary(ratios), ofMedians: median(figures.stream) / median(figures.raw) }
-      }, {
-        scenario: name,
-        figure: `${mode === 'echo' ? 'echo' : 'one way'}, ${bytes / MiB} MiB: CPU cost`,
-        transport: transportLabel(transport),
-        unit: 'MB/CPU-s',
-        higherIsBetter: true,
-        stream: summary(cpuFigures.stream),
-        raw: summary(cpuFigures.raw),
-        ratio: { ...summary(cpuRatios), ofMedians: median(cpuFigures.stream) / median(cpuFigures.raw) }
-      }, {
+        unit: 'MB/s'
+      }, measured, bytes / 1e6, 'MB'), {
         // what backpressure holds: js-libp2p's own onDrain() stops waiting
         // after the first drain, so a raw writer queues nearly everything
         scenario: name,

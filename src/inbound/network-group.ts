@@ -12,6 +12,23 @@ import type { Multiaddr } from '@multiformats/multiaddr'
  * - anything else (memory, unresolved DNS): the address itself
  */
 export function networkGroup (remoteAddr: Multiaddr): string {
+  let group = groups.get(remoteAddr)
+
+  if (group == null) {
+    group = groupOf(remoteAddr)
+    groups.set(remoteAddr, group)
+  }
+
+  return group
+}
+
+/**
+ * Groups by address object: a connection keeps its `remoteAddr`, so the
+ * streams of one connection compute it once.
+ */
+const groups = new WeakMap<Multiaddr, string>()
+
+function groupOf (remoteAddr: Multiaddr): string {
   const components = remoteAddr.getComponents()
   const circuit = components.findIndex(c => c.name === 'p2p-circuit')
 

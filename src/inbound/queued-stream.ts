@@ -1,15 +1,34 @@
+import { install } from '../libp2p-fixes/index.ts'
 import type { LaneEntry } from './lane.ts'
 import type { IncomingStream } from '../types/index.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 
-interface DataSink {
-  onData?(data: unknown): void
+/**
+ * The queued streams being watched, by stream. Counted apart so that the
+ * class-level `onData` hook costs one comparison while nothing is queued.
+ */
+const watched = new WeakMap<object, QueuedStream>()
+let watching = 0
+
+const ONCE = { once: true }
+
+/** Every queued stream's `close` listener: one function for all */
+function onQueuedClose (evt: StreamCloseEvent): void {
+  const entry = evt.target == null ? undefined : watched.get(evt.target)
+
+  if (entry != null && entry.item.stream === evt.target) {
+    entry.closed(evt)
+  }
 }
 
 /**
  * A stream waiting in a lane, watched while it waits: it is paused so its
  * remote gets no window beyond what the muxer already granted, the bytes it
  * receives are reported, and its closing takes it out of the queue.
+ *
+ * Nothing is assigned to the stream itself: the bytes are counted by a hook
+ * on its class's `onData` (installed once, active only for queued streams)
+ * and its closing is heard by one listener shared by all queued streams.
  */
 export class QueuedStream implements LaneEntry<IncomingStream> {
   readonly item: IncomingStream
@@ -21,9 +40,8 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
   readonly moved: boolean
   /** Bytes it holds that arrived from its remote */
   bytes = 0
-  private readonly onClose: (evt: StreamCloseEvent) => void
-  /** The stream's own `onData`, when it had one rather than its prototype's */
-  private ownOnData?: DataSink['onData']
+  private readonly onBytes: (entry: QueuedStream, delta: number) => void
+  private readonly onClose: (entry: QueuedStream, evt: StreamCloseEvent) => void
 
   /**
    * @param item - the stream and where it came from
@@ -38,7 +56,8 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
     this.group = group
     this.since = Date.now()
     this.moved = moved
-    this.onClose = evt => { onClose(this, evt) }
+    this.onBytes = onBytes
+    this.onClose = onClose
 
     const { stream } = item
 
@@ -46,8 +65,8 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
       stream.pause()
     }
 
-    stream.addEventListener('close', this.onClose, { once: true })
-    this.countBytes(stream, onBytes)
+    stream.addEventListener('close', onQueuedClose, ONCE)
+    this.countBytes(stream)
   }
 
   /**
@@ -57,12 +76,11 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
   release (resume: boolean): Stream {
     const { stream } = this.item
 
-    stream.removeEventListener('close', this.onClose)
+    stream.removeEventListener('close', onQueuedClose)
 
-    if (this.ownOnData != null) {
-      (stream as DataSink).onData = this.ownOnData
-    } else {
-      delete (stream as DataSink).onData
+    if (watched.get(stream) === this) {
+      watched.delete(stream)
+      watching--
     }
 
     if (resume && stream.readStatus === 'paused') {
@@ -72,35 +90,46 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
     return stream
   }
 
+  /** The stream closed while queued */
+  closed (evt: StreamCloseEvent): void {
+    this.onClose(this, evt)
+  }
+
+  /** Reports a change in the bytes the stream holds */
+  report (): void {
+    const now = this.item.stream.readBufferLength
+    const delta = now - this.bytes
+
+    if (delta !== 0) {
+      this.bytes = now
+      this.onBytes(this, delta)
+    }
+  }
+
   /**
    * Reports the bytes already buffered, then each chunk the muxer delivers.
    * libp2p's message streams take every received chunk through `onData`;
    * a stream without one is counted once, when queued.
    */
-  private countBytes (stream: Stream, onBytes: (entry: QueuedStream, delta: number) => void): void {
-    const report = (): void => {
-      const now = stream.readBufferLength
-      const delta = now - this.bytes
-
-      if (delta !== 0) {
-        this.bytes = now
-        onBytes(this, delta)
-      }
-    }
-    const sink = stream as DataSink
-    const onData = sink.onData
-
-    if (Object.hasOwn(sink, 'onData')) {
-      this.ownOnData = onData
+  private countBytes (stream: Stream): void {
+    if (!watched.has(stream)) {
+      watching++
     }
 
-    report()
+    watched.set(stream, this)
+    this.report()
 
-    if (typeof onData === 'function') {
-      sink.onData = function (this: DataSink, data: unknown): void {
-        onData.call(this, data)
-        report()
-      }
+    install(stream, 'onData', wrapOnData)
+  }
+}
+
+/** The class-level `onData` hook: the original, then a report for a queued stream */
+function wrapOnData (onData: (this: Stream, data: unknown) => void): (this: Stream, data: unknown) => void {
+  return function (this: Stream, data: unknown): void {
+    onData.call(this, data)
+
+    if (watching > 0) {
+      watched.get(this)?.report()
     }
   }
 }

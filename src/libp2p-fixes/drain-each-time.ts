@@ -1,4 +1,5 @@
 import { StreamStateError } from '@libp2p/interface'
+import { fixed, install } from './install.ts'
 import type { AbortOptions, Stream } from '@libp2p/interface'
 
 /**
@@ -27,36 +28,45 @@ export const WRITE_AHEAD = 4 * 1024 * 1024
  * again instead of the link idling until the writer wakes up.
  */
 export function drainEachTime (stream: Stream): void {
-  stream.onDrain = async function (this: Stream, options?: AbortOptions): Promise<void> {
-    if (!this.writableNeedsDrain || this.writeBufferLength < WRITE_AHEAD) {
-      return
+  install(stream, 'onDrain', wrapOnDrain)
+}
+
+function wrapOnDrain (onDrain: (this: Stream, options?: AbortOptions) => Promise<void>): (this: Stream, options?: AbortOptions) => Promise<void> {
+  return function (this: Stream, options?: AbortOptions): Promise<void> {
+    return fixed.has(this) ? waitForDrain(this, options) : onDrain.call(this, options)
+  }
+}
+
+/** `onDrain()` of a stream from this package */
+async function waitForDrain (stream: Stream, options?: AbortOptions): Promise<void> {
+  if (!stream.writableNeedsDrain || stream.writeBufferLength < WRITE_AHEAD) {
+    return
+  }
+
+  const signal = options?.signal
+  signal?.throwIfAborted()
+
+  await new Promise<void>((resolve, reject) => {
+    const cleanUp = (): void => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const onDrain = (): void => {
+      cleanUp()
+      resolve()
+    }
+    const onClose = (evt: Event & { error?: Error }): void => {
+      cleanUp()
+      reject(evt.error ?? new StreamStateError('The stream closed while waiting for it to drain'))
+    }
+    const onAbort = (): void => {
+      cleanUp()
+      reject(signal?.reason)
     }
 
-    const signal = options?.signal
-    signal?.throwIfAborted()
-
-    await new Promise<void>((resolve, reject) => {
-      const cleanUp = (): void => {
-        this.removeEventListener('drain', onDrain)
-        this.removeEventListener('close', onClose)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      const onDrain = (): void => {
-        cleanUp()
-        resolve()
-      }
-      const onClose = (evt: Event & { error?: Error }): void => {
-        cleanUp()
-        reject(evt.error ?? new StreamStateError('The stream closed while waiting for it to drain'))
-      }
-      const onAbort = (): void => {
-        cleanUp()
-        reject(signal?.reason)
-      }
-
-      this.addEventListener('drain', onDrain)
-      this.addEventListener('close', onClose)
-      signal?.addEventListener('abort', onAbort)
-    })
-  }
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+    signal?.addEventListener('abort', onAbort)
+  })
 }

@@ -19,9 +19,18 @@ const pending = new WeakMap<Connection, Promise<void>>()
 
 /**
  * Runs `open` on `connection`, after the connection's first negotiation
- * when that is still in progress.
+ * when that is still in progress. Not async: on a proven connection (every
+ * open but the first few) the open's own promise is returned as it is.
  */
-export async function openAfterFirstStream <T> (connection: Connection, open: () => Promise<T>, signal: AbortSignal): Promise<T> {
+export function openAfterFirstStream <T> (connection: Connection, open: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  if (proven.has(connection)) {
+    return open()
+  }
+
+  return openWhenProven(connection, open, signal)
+}
+
+async function openWhenProven <T> (connection: Connection, open: () => Promise<T>, signal: AbortSignal): Promise<T> {
   while (!proven.has(connection)) {
     const first = pending.get(connection)
 

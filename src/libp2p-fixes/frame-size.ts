@@ -1,3 +1,4 @@
+import { fixed, install } from './install.ts'
 import type { Stream } from '@libp2p/interface'
 
 /**
@@ -14,7 +15,6 @@ export const MAX_DATA_FRAME = 1024 * 1024
 
 interface WindowedStream extends Stream {
   maxMessageSize?: number
-  handleWindowUpdate?(frame: unknown): void
 }
 
 /**
@@ -26,17 +26,14 @@ interface WindowedStream extends Stream {
  * accepts. Streams of other muxers are left alone.
  */
 export function capFrameSize (stream: Stream): void {
-  const target = stream as WindowedStream
-  const handleWindowUpdate = target.handleWindowUpdate
+  install(stream, 'handleWindowUpdate', wrapHandleWindowUpdate)
+}
 
-  if (typeof handleWindowUpdate !== 'function') {
-    return
-  }
-
-  target.handleWindowUpdate = function (this: WindowedStream, frame: unknown): void {
+function wrapHandleWindowUpdate (handleWindowUpdate: (this: WindowedStream, frame: unknown) => void): (this: WindowedStream, frame: unknown) => void {
+  return function (this: WindowedStream, frame: unknown): void {
     handleWindowUpdate.call(this, frame)
 
-    if (this.maxMessageSize != null && this.maxMessageSize > MAX_DATA_FRAME) {
+    if (this.maxMessageSize != null && this.maxMessageSize > MAX_DATA_FRAME && fixed.has(this)) {
       this.maxMessageSize = MAX_DATA_FRAME
     }
   }

@@ -1,7 +1,14 @@
 /**
  * Workarounds for js-libp2p behaviours that break what this package promises,
- * one file each, applied only to the streams and connections this package
+ * one file each, acting only on the streams and connections this package
  * handles. The core calls in through this file alone.
+ *
+ * The per-stream ones are installed once per stream class (`install.ts`): the
+ * class's method is wrapped the first time a stream of it is handed out, and
+ * the wrapper acts only for streams in the `fixed` set, so a stream costs one
+ * `WeakSet.add` and other streams of the class one `WeakSet` lookup per call
+ * of a wrapped method (`addEventListener` only for `remoteCloseWrite`, `send`
+ * only after a reset, `handleWindowUpdate` only past 1 MiB).
  *
  * Each names the versions it was seen on and what lets it be deleted:
  *
@@ -16,11 +23,13 @@
 
 import { drainEachTime } from './drain-each-time.ts'
 import { capFrameSize } from './frame-size.ts'
+import { fixed, holdsOwn } from './install.ts'
 import { seeEndWhenReadLate } from './late-reader.ts'
 import { resetIsAnError } from './reset-is-an-error.ts'
 import type { Stream } from '@libp2p/interface'
 
 export { openAfterFirstStream } from './early-streams.ts'
+export { install } from './install.ts'
 
 /**
  * Applies the per-stream workarounds to a stream this package hands out
@@ -28,10 +37,36 @@ export { openAfterFirstStream } from './early-streams.ts'
  * `onDrain()` waits every time, and data frames stay within what every yamux
  * accepts, and a remote reset is an error on every later read, write and
  * close. Each touches only this stream.
+ *
+ * Each workaround is installed once per stream class (see `install.ts`), so
+ * after the first stream of a class this costs one `WeakSet.add`.
  */
 export function fixStream (stream: Stream): void {
+  if (fixed.has(stream)) {
+    return
+  }
+
+  fixed.add(stream)
+
+  const proto = Object.getPrototypeOf(stream)
+
+  // every stream of this class is covered already
+  if (ready.has(proto) && !holdsOwn(stream, PATCHED)) {
+    return
+  }
+
   seeEndWhenReadLate(stream)
   resetIsAnError(stream)
   drainEachTime(stream)
   capFrameSize(stream)
+
+  if (proto != null) {
+    ready.add(proto)
+  }
 }
+
+/** The methods the workarounds above replace */
+const PATCHED: readonly PropertyKey[] = ['addEventListener', Symbol.asyncIterator, 'send', 'close', 'onDrain', 'handleWindowUpdate']
+
+/** Stream prototypes that have every workaround installed */
+const ready = new WeakSet<object>()

@@ -1,3 +1,4 @@
+import { fixed, install } from './install.ts'
 import type { Stream } from '@libp2p/interface'
 
 /**
@@ -17,37 +18,42 @@ import type { Stream } from '@libp2p/interface'
  * resumes.
  */
 export function seeEndWhenReadLate (stream: Stream): void {
-  const addEventListener = stream.addEventListener
+  install(stream, 'addEventListener', wrapAddEventListener)
+}
 
-  stream.addEventListener = function (this: Stream, ...args: Parameters<Stream['addEventListener']>): void {
-    Reflect.apply(addEventListener, this, args)
+function wrapAddEventListener (addEventListener: (this: Stream, ...args: any[]) => void): (this: Stream, ...args: any[]) => void {
+  return function (this: Stream, type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void {
+    addEventListener.call(this, type, listener, options)
 
-    const [type, listener] = args
-
-    if (type !== 'remoteCloseWrite' || listener == null || this.remoteWriteStatus !== 'closed') {
+    if (type !== 'remoteCloseWrite' || listener == null || this.remoteWriteStatus !== 'closed' || !fixed.has(this)) {
       return
     }
 
-    const replay = (): void => {
-      // the reader may have stopped listening in the meantime
-      if (this.listenerCount('remoteCloseWrite') === 0) {
-        return
-      }
+    replayWhenRead(this, addEventListener, listener)
+  }
+}
 
-      const event = new Event('remoteCloseWrite')
-
-      if (typeof listener === 'function') {
-        listener.call(this, event)
-      } else {
-        listener.handleEvent(event)
-      }
+/** Calls `listener` as if `remoteCloseWrite` had fired after the bytes buffered so far were dispatched */
+function replayWhenRead (stream: Stream, addEventListener: (this: Stream, ...args: any[]) => void, listener: EventListenerOrEventListenerObject): void {
+  const replay = (): void => {
+    // the reader may have stopped listening in the meantime
+    if (stream.listenerCount('remoteCloseWrite') === 0) {
+      return
     }
 
-    if (this.readBufferLength > 0 && !this.readableEnded) {
-      // `end` follows the dispatch of the last buffered bytes
-      Reflect.apply(addEventListener, this, ['end', replay, { once: true }])
+    const event = new Event('remoteCloseWrite')
+
+    if (typeof listener === 'function') {
+      listener.call(stream, event)
     } else {
-      queueMicrotask(replay)
+      listener.handleEvent(event)
     }
-  } as Stream['addEventListener']
+  }
+
+  if (stream.readBufferLength > 0 && !stream.readableEnded) {
+    // `end` follows the dispatch of the last buffered bytes
+    addEventListener.call(stream, 'end', replay, { once: true })
+  } else {
+    queueMicrotask(replay)
+  }
 }
