@@ -104,7 +104,7 @@ async function perQueuedOnNode (pair, side, n, round, opener) {
   await settle()
   const before = heapUsed()
   await opener.send({ open: protocol, n })
-  await waitFor(() => (side === 'stream' ? incoming.queued : held.length) === n, `${n} streams waiting`)
+  await eventually(() => (side === 'stream' ? incoming.queued : held.length) === n, `${n} streams waiting`, 30_000)
   await settle()
   const bytes = (heapUsed() - before) / n
   if (side === 'stream') {
