@@ -74,7 +74,7 @@ export class Control {
    * @throws {NotStartedError} the node is not started
    * @throws {InvalidParametersError} the target, a protocol or an option is malformed
    */
-  async openStream (target: DialTarget, protocol: string | string[], options?: OpenStreamOptions): Promise<Stream> {
+  openStream (target: DialTarget, protocol: string | string[], options?: OpenStreamOptions): Promise<Stream> {
     return openStream(this.#registry, target, protocol, options)
   }
 }

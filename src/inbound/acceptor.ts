@@ -151,23 +151,24 @@ export class Acceptor {
    * The next stream from any lane, waiting for one if none is queued; done
    * once closed. An aborted `signal` gives up the wait without taking one.
    */
-  async next (options?: AbortOptions): Promise<Result> {
+  next (options?: AbortOptions): Promise<Result> {
     const lane = this.schedule.pick()
 
     if (lane != null) {
-      return this.shift(lane)
+      return this.shifted(lane)
     }
 
-    return this.closed ? DONE : this.readers.wait(options?.signal)
+    // not async: a promise layer per accept that raw js-libp2p does not pay
+    return this.closed ? Promise.resolve(DONE) : this.readers.wait(options?.signal)
   }
 
   /** The same as `next`, from one lane alone */
-  async nextFrom (lane: Lane<IncomingStream>, options?: AbortOptions): Promise<Result> {
+  nextFrom (lane: Lane<IncomingStream>, options?: AbortOptions): Promise<Result> {
     if (lane.size > 0) {
-      return this.shift(lane)
+      return this.shifted(lane)
     }
 
-    return this.closed ? DONE : lane.readers.wait(options?.signal)
+    return this.closed ? Promise.resolve(DONE) : lane.readers.wait(options?.signal)
   }
 
   /**
@@ -245,6 +246,15 @@ export class Acceptor {
     }
 
     return this.fallback
+  }
+
+  /** The first stream of `lane`, yielded; a failure to take it rejects instead of throwing */
+  private shifted (lane: Lane<IncomingStream>): Promise<Result> {
+    try {
+      return Promise.resolve(this.shift(lane))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   private shift (lane: Lane<IncomingStream>): IteratorYieldResult<IncomingStream> {

@@ -54,7 +54,7 @@ class IncomingStreamsHandle implements IncomingStreams {
     this.#acceptor.close()
   }
 
-  async next (options?: AbortOptions): Promise<IteratorResult<IncomingStream, undefined>> {
+  next (options?: AbortOptions): Promise<IteratorResult<IncomingStream, undefined>> {
     return this.#acceptor.next(options)
   }
 
@@ -64,7 +64,7 @@ class IncomingStreamsHandle implements IncomingStreams {
     return {
       [Symbol.asyncIterator]: () => ({
         // refers to the handle, so a worker in progress keeps it alive
-        next: async (options?: AbortOptions) => this.#acceptor.nextFrom(lane, options)
+        next: (options?: AbortOptions) => this.#acceptor.nextFrom(lane, options)
       })
     }
   }
@@ -80,7 +80,7 @@ class IncomingStreamsHandle implements IncomingStreams {
   [Symbol.asyncIterator] (): AsyncIterator<IncomingStream, undefined> {
     return {
       // the iterator refers to the handle, so a loop in progress keeps it alive
-      next: async (options?: AbortOptions) => this.#acceptor.next(options),
+      next: (options?: AbortOptions) => this.#acceptor.next(options),
       return: async () => {
         this.close()
         return DONE

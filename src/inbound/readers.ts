@@ -26,9 +26,12 @@ export class Readers<T> {
    * Waits in line for an item; rejects with the signal's reason, out of the
    * line, if `signal` aborts first.
    */
-  async wait (signal?: AbortSignal): Promise<IteratorResult<T, undefined>> {
-    signal?.throwIfAborted()
+  wait (signal?: AbortSignal): Promise<IteratorResult<T, undefined>> {
+    if (signal?.aborted === true) {
+      return Promise.reject(signal.reason)
+    }
 
+    // not async: one promise per wait, as a raw handler pays none
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         const index = this.line.indexOf(reader)
