@@ -35,37 +35,6 @@ async function perRegistration (pair, side, n, round) {
   return bytes
 }
 
-async function perQueued (pair, side, n, round) {
-  const protocol = `/bench/queued/${side}/${round}/1.0.0`
-  let incoming
-  const held = []
-  if (side === 'stream') {
-    incoming = pair.serverControl.accept(protocol, { backlog: n })
-  } else {
-    await pair.server.handle(protocol, stream => { held.push(stream) }, { maxInboundStreams: n + 32 })
-  }
-  await sleep(20)
-  await settle()
-  const before = heapUsed()
-  const opened = []
-  for (let i = 0; i < n; i += 32) {
-    opened.push(...await Promise.all(Array.from({ length: Math.min(32, n - i) }, async () =>
-      pair.client.dialProtocol(pair.server.peerId, protocol, { maxOutboundStreams: 1000 }))))
-  }
-  await eventually(() => (side === 'stream' ? incoming.queued : held.length) === n, `${n} streams waiting`, 30_000)
-  await settle()
-  const bytes = (heapUsed() - before) / n
-  if (side === 'stream') {
-    incoming.close()
-  } else {
-    for (const s of held) { s.abort(new Error('benchmark done')) }
-    await pair.server.unhandle(protocol)
-  }
-  for (const s of opened) { s.abort(new Error('benchmark done')) }
-  await sleep(50)
-  return bytes
-}
-
 const CHILD = fileURLToPath(new URL('./opener-child.js', import.meta.url))
 
 /**
@@ -91,8 +60,17 @@ async function openerProcess (addr) {
   return { send, stop: async () => send({ stop: true }) }
 }
 
-async function perQueuedOnNode (pair, side, n, round, opener) {
-  const protocol = `/bench/queued-node/${side}/${round}/1.0.0`
+/**
+ * Bytes the accepting node holds per stream waiting to be accepted
+ *
+ * @param pair - the nodes, from createPair
+ * @param side - 'stream' (accept) or 'raw' (handle)
+ * @param n - how many streams wait
+ * @param round - names the protocol, so each round registers afresh
+ * @param opener - the child process that opens the streams (the accepting node alone is measured); without it they are opened in this process and both ends count
+ */
+async function perQueued (pair, side, n, round, opener) {
+  const protocol = `/bench/queued${opener == null ? '' : '-node'}/${side}/${round}/1.0.0`
   let incoming
   const held = []
   if (side === 'stream') {
@@ -103,7 +81,15 @@ async function perQueuedOnNode (pair, side, n, round, opener) {
   await sleep(20)
   await settle()
   const before = heapUsed()
-  await opener.send({ open: protocol, n })
+  const opened = []
+  if (opener != null) {
+    await opener.send({ open: protocol, n })
+  } else {
+    for (let i = 0; i < n; i += 32) {
+      opened.push(...await Promise.all(Array.from({ length: Math.min(32, n - i) }, async () =>
+        pair.client.dialProtocol(pair.server.peerId, protocol, { maxOutboundStreams: 1000 }))))
+    }
+  }
   await eventually(() => (side === 'stream' ? incoming.queued : held.length) === n, `${n} streams waiting`, 30_000)
   await settle()
   const bytes = (heapUsed() - before) / n
@@ -113,7 +99,10 @@ async function perQueuedOnNode (pair, side, n, round, opener) {
     for (const s of held) { s.abort(new Error('benchmark done')) }
     await pair.server.unhandle(protocol)
   }
-  await opener.send({ abort: true })
+  for (const s of opened) { s.abort(new Error('benchmark done')) }
+  if (opener != null) {
+    await opener.send({ abort: true })
+  }
   await sleep(50)
   return bytes
 }
@@ -129,8 +118,8 @@ export async function run ({ quick, log }) {
 
   for (const [figure, n, fn] of [
     [`per idle registration (${registrations} distinct protocols)`, registrations, perRegistration],
-    [`per queued stream, accepting node alone (${queued} waiting, opener in another process)`, queued, perQueuedOnNode],
-    [`per queued stream (${queued} waiting, both ends in this process)`, queued, perQueued]
+    [`per queued stream, accepting node alone (${queued} waiting, opener in another process)`, queued, perQueued],
+    [`per queued stream (${queued} waiting, both ends in this process)`, queued, async (pair, side, n, round) => perQueued(pair, side, n, round)]
   ]) {
     const figures = { stream: [], raw: [] }
     await fn(pair, 'stream', Math.min(n, 32), 'warm', opener)
