@@ -1,12 +1,11 @@
-import { InvalidParametersError } from '@libp2p/interface'
 import { MoveRejectedError } from '../errors.ts'
 import { fixStream } from '../libp2p-fixes/index.ts'
-import { Lane } from './lane.ts'
+import { Lanes } from './lanes.ts'
 import { Ledger } from './ledger.ts'
 import { networkGroup } from './network-group.ts'
 import { Readers } from './readers.ts'
-import { Schedule } from './schedule.ts'
 import { WaitingStreams } from './waiting-streams.ts'
+import type { Lane } from './lane.ts'
 import type { Drop } from './ledger.ts'
 import type { QueuedStream } from './queued-stream.ts'
 import type { Place } from './waiting-streams.ts'
@@ -46,10 +45,7 @@ export class Acceptor {
   readonly ledger: Ledger
   closed = false
   private readonly init: AcceptorInit
-  private readonly lanes: Array<Lane<IncomingStream>>
-  private readonly byName: Map<string, Lane<IncomingStream>>
-  private readonly fallback: Lane<IncomingStream>
-  private readonly schedule: Schedule<Lane<IncomingStream>>
+  private readonly lanes: Lanes
   /** Readers of the whole handle */
   private readonly readers = new Readers<IncomingStream>()
   private readonly waiting: WaitingStreams
@@ -58,10 +54,7 @@ export class Acceptor {
     this.init = init
     this.protocols = init.options.protocols
     this.log = init.log
-    this.lanes = init.options.lanes.map(options => new Lane(options))
-    this.byName = new Map(this.lanes.map(lane => [lane.name, lane]))
-    this.fallback = this.lanes.find(lane => lane.match == null) ?? this.lanes[0]
-    this.schedule = new Schedule(this.lanes)
+    this.lanes = new Lanes(init.options.lanes)
     this.ledger = new Ledger({ protocols: this.protocols, log: init.log, metrics: init.metrics, onDrop: init.options.onDrop })
     this.waiting = new WaitingStreams(init.options, ({ entry, lane }, reason, message) => {
       this.drop({ ...entry.item, reason, lane: lane.name, moved: entry.moved, message })
@@ -74,18 +67,12 @@ export class Acceptor {
   }
 
   stats (): IncomingStats {
-    return this.ledger.stats(this.waiting, this.lanes)
+    return this.ledger.stats(this.waiting, this.lanes.all)
   }
 
   /** The lane called `name`, or an InvalidParametersError */
   lane (name: string): Lane<IncomingStream> {
-    const lane = this.byName.get(name)
-
-    if (lane == null) {
-      throw new InvalidParametersError(`lane "${name}" is not one of ${[...this.byName.keys()].join(', ')}`)
-    }
-
-    return lane
+    return this.lanes.get(name)
   }
 
   /**
@@ -101,11 +88,11 @@ export class Acceptor {
       return
     }
 
-    const item: IncomingStream = { stream, connection, peer: connection.remotePeer, protocol: stream.protocol, lane: this.fallback.name }
+    const item: IncomingStream = { stream, connection, peer: connection.remotePeer, protocol: stream.protocol, lane: this.lanes.fallback.name }
     let lane: Lane<IncomingStream>
 
     try {
-      lane = this.route(item)
+      lane = this.lanes.route(item)
     } catch (err: any) {
       this.log.error('lane match threw for stream %s from %p - %e', stream.id, connection.remotePeer, err)
       this.drop({ stream, connection, reason: 'match-error', message: `A lane's match threw: ${err?.message}` })
@@ -152,7 +139,7 @@ export class Acceptor {
    * once closed. An aborted `signal` gives up the wait without taking one.
    */
   next (options?: AbortOptions): Promise<Result> {
-    const lane = this.schedule.pick()
+    const lane = this.lanes.pick()
 
     if (lane != null) {
       return this.shifted(lane)
@@ -226,7 +213,7 @@ export class Acceptor {
     this.waiting.stop()
     this.init.onClose(this)
 
-    for (const reader of [...this.readers.takeAll(), ...this.lanes.flatMap(lane => lane.readers.takeAll())]) {
+    for (const reader of [...this.readers.takeAll(), ...this.lanes.all.flatMap(lane => lane.readers.takeAll())]) {
       reader(DONE)
     }
 
@@ -235,17 +222,6 @@ export class Acceptor {
       this.waiting.remove(place, false)
       this.drop({ ...entry.item, reason: 'closed', lane: lane.name, moved: entry.moved, message: `no longer accepting ${entry.item.protocol}` })
     }
-  }
-
-  /** The first lane whose `match` takes the stream, else the default lane */
-  private route (item: IncomingStream): Lane<IncomingStream> {
-    for (const lane of this.lanes) {
-      if (lane.match?.(item) === true) {
-        return lane
-      }
-    }
-
-    return this.fallback
   }
 
   /** The first stream of `lane`, yielded; a failure to take it rejects instead of throwing */
@@ -286,7 +262,7 @@ export class Acceptor {
   }
 
   private drop (drop: Drop & { lane?: string }): void {
-    const lane = drop.lane == null ? undefined : this.byName.get(drop.lane)
+    const lane = this.lanes.find(drop.lane)
 
     if (drop.moved !== true) {
       lane?.countDropped()
