@@ -48,6 +48,8 @@ async function loseWhileQueued (listener: Node, dialer: Node, side: Side, how: W
   expect(incoming.accepted).to.equal(0)
   expect(incoming.dropped).to.equal(0)
   await eventually(() => lost.every(s => s.status !== 'open'), 'the lost streams ended at the opener')
+  // libp2p can still list the lost connection for a moment after its muxer closed
+  await eventually(() => dialer.getConnections(listener.peerId).length === 0, 'the dialer let go of the lost connection')
 
   // a new connection fills the freed slots, and only its streams are yielded
   const fresh = await openMany(dialer, listener, BACKLOG)
