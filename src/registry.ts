@@ -107,14 +107,14 @@ export class Registry {
     return createIncomingStreams(acceptor)
   }
 
-  /**
-   * Tracks an `openStream` in flight so `stop()` can abort it; the returned
-   * function stops tracking it.
-   */
-  trackOpen (controller: AbortController): () => void {
+  /** Tracks an `openStream` in flight so `stop()` can abort it */
+  trackOpen (controller: AbortController): void {
     this.opens.add(controller)
+  }
 
-    return () => { this.opens.delete(controller) }
+  /** Stops tracking an `openStream` that has settled */
+  untrackOpen (controller: AbortController): void {
+    this.opens.delete(controller)
   }
 
   /**

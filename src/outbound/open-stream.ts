@@ -32,7 +32,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
     aborted = abortError('openStream was aborted', signal)
     controller.abort(aborted)
   }
-  const untrack = registry.trackOpen(controller)
+  registry.trackOpen(controller)
   let timer: ReturnType<typeof setTimeout> | undefined
 
   signal?.addEventListener('abort', onAbort, { once: true })
@@ -56,7 +56,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
 
     try {
       // waits for multistream-select to agree on a protocol
-      const negotiate = async (): Promise<Stream> => connection.newStream(protocols, {
+      const negotiate = (): Promise<Stream> => connection.newStream(protocols, {
         signal: controller.signal,
         maxOutboundStreams,
         runOnLimitedConnection,
@@ -91,7 +91,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
   } finally {
     clearTimeout(timer)
     signal?.removeEventListener('abort', onAbort)
-    untrack()
+    registry.untrackOpen(controller)
   }
 }
 
