@@ -65,8 +65,8 @@ export function resolveInit (init: unknown): ResolvedInit {
  * Checks the arguments of `accept` and fills in the defaults.
  */
 export function resolveAccept (protocol: unknown, acceptOptions: unknown, init: ResolvedInit): ResolvedAccept {
-  // a copy: the caller may change its list, and close() must still know ours
-  const protocols = [...validateProtocols(protocol)]
+  // a list of our own: the caller may change theirs, and close() must still know ours
+  const protocols = validateProtocols(protocol)
   const options = validateOptions<AcceptOptions>(acceptOptions)
   const lanes = resolveLanes(options.lanes, options.backlog, options.maxPerPeer, init.backlog)
   const capacity = lanes.reduce((total, lane) => total + lane.backlog, 0)
@@ -89,7 +89,7 @@ export function resolveAccept (protocol: unknown, acceptOptions: unknown, init: 
  */
 export function resolveOpen (target: unknown, protocol: unknown, openOptions: unknown, init: ResolvedInit): ResolvedOpen {
   const dialTarget = validateTarget(target)
-  const protocols = [...validateProtocols(protocol)]
+  const protocols = validateProtocols(protocol)
   const options = validateOptions<OpenStreamOptions>(openOptions)
 
   return {

@@ -6,8 +6,8 @@ import type { DialTarget } from '@libp2p/interface'
 const encoder = new TextEncoder()
 
 /**
- * Checks one protocol name or a non-empty list of distinct ones and returns the
- * list. Names must start with `/`, hold no whitespace or control characters
+ * Checks one protocol name or a non-empty list of distinct ones and returns a
+ * list of its own (the caller may change theirs later). Names must start with `/`, hold no whitespace or control characters
  * (multistream-select frames them with a newline) and fit its length limit.
  */
 export function validateProtocols (protocol: unknown, parameter = 'protocol'): string[] {
@@ -16,7 +16,7 @@ export function validateProtocols (protocol: unknown, parameter = 'protocol'): s
     return [protocol]
   }
 
-  const protocols = Array.isArray(protocol) ? protocol : [protocol]
+  const protocols = Array.isArray(protocol) ? [...protocol] : [protocol]
 
   if (protocols.length === 0) {
     throw new InvalidParametersError(`${parameter} must be a protocol string or a non-empty list of them`)
