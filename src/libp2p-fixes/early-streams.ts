@@ -1,5 +1,5 @@
 import { raceSignal } from '../race-signal.ts'
-import type { Connection } from '@libp2p/interface'
+import type { Connection, NewStreamOptions, Stream } from '@libp2p/interface'
 
 /**
  * Holds back concurrent opens on a connection until its first negotiation has
@@ -17,40 +17,44 @@ import type { Connection } from '@libp2p/interface'
 const proven = new WeakSet<Connection>()
 const pending = new WeakMap<Connection, Promise<void>>()
 
+/** What `openAfterFirstStream` passes to `connection.newStream`: a signal is required, to give up waiting */
+type GuardedOptions = NewStreamOptions & { signal: AbortSignal }
+
 /**
- * Runs `open` on `connection`, after the connection's first negotiation
- * when that is still in progress. Not async: on a proven connection (every
- * open but the first few) the open's own promise is returned as it is.
+ * Opens a stream for `protocols` on `connection`, after the connection's
+ * first negotiation when that is still in progress. Not async: on a proven
+ * connection (every open but the first few) libp2p's own promise is returned
+ * as it is.
  */
-export function openAfterFirstStream <T> (connection: Connection, open: () => Promise<T>, signal: AbortSignal): Promise<T> {
+export function openAfterFirstStream (connection: Connection, options: GuardedOptions, protocols: string[]): Promise<Stream> {
   if (proven.has(connection)) {
-    return open()
+    return connection.newStream(protocols, options)
   }
 
-  return openWhenProven(connection, open, signal)
+  return openWhenProven(connection, options, protocols)
 }
 
-async function openWhenProven <T> (connection: Connection, open: () => Promise<T>, signal: AbortSignal): Promise<T> {
+async function openWhenProven (connection: Connection, options: GuardedOptions, protocols: string[]): Promise<Stream> {
   while (!proven.has(connection)) {
     const first = pending.get(connection)
 
     if (first == null) {
-      return lead(connection, open)
+      return lead(connection, options, protocols)
     }
 
     // waits for the leading open to finish, whatever its outcome
-    await raceSignal(first, signal)
+    await raceSignal(first, options.signal)
   }
 
-  return open()
+  return connection.newStream(protocols, options)
 }
 
-async function lead <T> (connection: Connection, open: () => Promise<T>): Promise<T> {
+async function lead (connection: Connection, options: GuardedOptions, protocols: string[]): Promise<Stream> {
   const { promise, resolve } = Promise.withResolvers<void>()
   pending.set(connection, promise)
 
   try {
-    const result = await open()
+    const result = await connection.newStream(protocols, options)
     proven.add(connection)
     return result
   } catch (err: any) {

@@ -1,4 +1,4 @@
-import { AbortError, NotStartedError, StreamResetError, TimeoutError } from '@libp2p/interface'
+import { AbortError, NotStartedError, StreamResetError, TimeoutError, isPeerId } from '@libp2p/interface'
 import { OpenStreamError } from '../errors.ts'
 import { fixStream, openAfterFirstStream } from '../libp2p-fixes/index.ts'
 import { resolveOpen } from '../options.ts'
@@ -40,9 +40,12 @@ export async function openStream (registry: Registry, target: unknown, protocol:
   try {
     let connection: Connection
 
+    // an open connection to the peer is used as it is, without the dialler's
+    // bookkeeping; otherwise libp2p finds or dials one
+    const reused = given ?? (force ? undefined : openConnectionTo(registry, dialTarget))
+
     try {
-      // reuses an open connection to the peer if there is one
-      connection = given ?? await registry.components.connectionManager.openConnection(dialTarget, {
+      connection = reused ?? await registry.components.connectionManager.openConnection(dialTarget, {
         signal: controller.signal,
         force
       })
@@ -55,16 +58,25 @@ export async function openStream (registry: Registry, target: unknown, protocol:
     }, negotiationTimeout)
 
     try {
-      // waits for multistream-select to agree on a protocol
-      const negotiate = (): Promise<Stream> => connection.newStream(protocols, {
-        signal: controller.signal,
-        maxOutboundStreams,
-        runOnLimitedConnection,
-        negotiateFully
-      })
       // negotiateFully is passed on, but js-libp2p 3.x negotiates fully
       // whatever it says, so the first-stream guard applies either way
-      const stream = await openAfterFirstStream(connection, negotiate, controller.signal)
+      const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully }
+      let stream: Stream
+
+      try {
+        // waits for multistream-select to agree on a protocol
+        stream = await openAfterFirstStream(connection, newStreamOptions, protocols)
+      } catch (err: any) {
+        // libp2p can still list a connection whose muxer has just closed; a
+        // connection found rather than given or dialled gets one fresh dial
+        if (reused == null || given != null || !isClosed(err) || controller.signal.aborted) {
+          throw err
+        }
+
+        registry.log('connection %s to %p closed under the open, dialling again', connection.id, connection.remotePeer)
+        connection = await registry.components.connectionManager.openConnection(dialTarget, { signal: controller.signal, force: true })
+        stream = await openAfterFirstStream(connection, newStreamOptions, protocols)
+      }
 
       // the remote may reset a stream it cannot take (a full backlog) as soon
       // as it has agreed on the protocol; one that already did is no open
@@ -126,4 +138,37 @@ function abortError (message: string, signal?: AbortSignal): AbortError {
   }
 
   return err
+}
+
+/**
+ * An open, unlimited connection to `target` when it is a `PeerId`, a direct
+ * one first: what libp2p's `openConnection` would return for it, found
+ * without its dialler's bookkeeping. Anything else (a multiaddr, no such
+ * connection) is left to `openConnection`.
+ */
+function openConnectionTo (registry: Registry, target: unknown): Connection | undefined {
+  if (!isPeerId(target)) {
+    return undefined
+  }
+
+  let found: Connection | undefined
+
+  for (const connection of registry.components.connectionManager.getConnections(target)) {
+    if (connection.status !== 'open' || connection.limits != null) {
+      continue
+    }
+
+    if (connection.direct) {
+      return connection
+    }
+
+    found ??= connection
+  }
+
+  return found
+}
+
+/** The connection closed under the open: its muxer or socket is gone */
+function isClosed (err: any): boolean {
+  return err?.name === 'ConnectionClosedError' || err?.name === 'MuxerUnavailableError'
 }
