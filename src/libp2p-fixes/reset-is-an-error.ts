@@ -20,15 +20,9 @@ export function resetIsAnError (stream: Stream): void {
   install(stream, 'close', wrapClose)
 }
 
-function wrapIterate (iterate: (this: Stream) => AsyncGenerator<any>): (this: Stream) => AsyncGenerator<any> {
-  return function (this: Stream): AsyncGenerator<any> {
-    const iterator = iterate.call(this)
-
-    if (fixed.has(this)) {
-      reportResetBeforeStart(this, iterator)
-    }
-
-    return iterator
+function wrapIterate (iterate: (this: Stream) => AsyncIterator<any>): (this: Stream) => AsyncIterator<any> {
+  return function (this: Stream): AsyncIterator<any> {
+    return fixed.has(this) ? new ReportReset(this, iterate) : iterate.call(this)
   }
 }
 
@@ -60,41 +54,81 @@ function wrapClose (close: (this: Stream, options?: AbortOptions) => Promise<voi
 }
 
 /**
- * A reader that was already iterating when the remote reset the stream is
- * told by the original iterator (its `close` listener ends it with the
- * error). One that starts after the reset is not: the original ends cleanly,
- * after any bytes still buffered. So the first `next()` looks at the stream:
- * reset by then, this iteration delivers what was buffered and then throws
- * `StreamResetError` once; otherwise every call goes straight to the
- * original. `next` is replaced on this iterator alone, and `for await` keeps
- * the function it first read, so the check stays in it.
+ * The original iteration, then an error if what ended it was a reset: what
+ * an async generator `yield * iterate(); if (reset) throw` would do, without
+ * the generator's cost on every chunk. The original iterator is made on the
+ * first `next()`; once it has ended, or thrown, or been returned, this
+ * iterator is done.
  */
-function reportResetBeforeStart (stream: Stream, iterator: AsyncGenerator<any>): void {
-  const next = iterator.next
-  let state: 'new' | 'plain' | 'reset' | 'reported' = 'new'
+class ReportReset implements AsyncIterableIterator<any> {
+  private readonly stream: Stream
+  private readonly iterate: (this: Stream) => AsyncIterator<any>
+  private inner?: AsyncIterator<any>
+  private finished = false
 
-  iterator.next = function (...args: [] | [unknown]): Promise<IteratorResult<any>> {
-    if (state === 'new') {
-      state = stream.status === 'reset' ? 'reset' : 'plain'
-    }
+  constructor (stream: Stream, iterate: (this: Stream) => AsyncIterator<any>) {
+    this.stream = stream
+    this.iterate = iterate
+  }
 
-    if (state === 'plain') {
-      return next.apply(iterator, args)
-    }
+  [Symbol.asyncIterator] (): this {
+    return this
+  }
 
-    if (state === 'reported') {
+  // not async: the promise of the original's `next()` is chained, not wrapped
+  next (): Promise<IteratorResult<any>> {
+    if (this.finished) {
       return Promise.resolve({ done: true, value: undefined })
     }
 
-    return next.apply(iterator, args).then(result => {
-      if (result.done !== true || state === 'reported') {
-        return result
-      }
+    try {
+      this.inner ??= this.iterate.call(this.stream)
 
-      // the bytes sent before the reset were all delivered; the end was not
-      state = 'reported'
+      return this.inner.next().then(this.onResult, this.onError)
+    } catch (err) {
+      this.finished = true
+      return Promise.reject(err)
+    }
+  }
+
+  async return (value?: any): Promise<IteratorResult<any>> {
+    if (this.finished || this.inner == null) {
+      this.finished = true
+      return { done: true, value }
+    }
+
+    this.finished = true
+    return this.inner.return?.(value) ?? { done: true, value }
+  }
+
+  async throw (err?: any): Promise<IteratorResult<any>> {
+    if (this.finished || this.inner?.throw == null) {
+      this.finished = true
+      throw err
+    }
+
+    this.finished = true
+    return this.inner.throw(err)
+  }
+
+  private readonly onResult = (result: IteratorResult<any>): IteratorResult<any> => {
+    if (result.done !== true) {
+      return result
+    }
+
+    this.finished = true
+
+    // the bytes sent before the reset were all delivered; the end was not
+    if (this.stream.status === 'reset') {
       throw new StreamResetError('The remote reset the stream')
-    })
+    }
+
+    return { done: true, value: undefined }
+  }
+
+  private readonly onError = (err: unknown): never => {
+    this.finished = true
+    throw err
   }
 }
 
