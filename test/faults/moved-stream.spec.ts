@@ -1,0 +1,175 @@
+/**
+ * Fault: an honest peer streams fast to an application that reads for a while,
+ * then hands the stream to another lane with `move()`, where it waits before
+ * being read again. While the application read, yamux grew the stream's
+ * receive window (doubling up to 16 MiB); the sender may still send all of
+ * it after the stream is paused in its new lane. Every byte must still
+ * arrive, in order, and the stream must not be reset for it.
+ */
+import { expect } from 'aegir/chai'
+import { createPair } from '../fixtures/nodes.ts'
+import { nextWithin } from '../fixtures/wait.ts'
+import type { IncomingStream } from '../../src/index.ts'
+import type { Node } from '../fixtures/nodes.ts'
+import type { Stream } from '@libp2p/interface'
+
+const PROTOCOL = '/test/fault/moved/1.0.0'
+const MiB = 1024 * 1024
+const CHUNK = 64 * 1024
+
+/** The byte at `offset` of the stream: no short period, so a lost or repeated chunk shows */
+function byteAt (offset: number): number {
+  return (offset ^ (offset >>> 8) ^ (offset >>> 16) ^ (offset >>> 24)) & 0xff
+}
+
+function chunkAt (offset: number, length: number): Uint8Array {
+  const chunk = new Uint8Array(length)
+
+  for (let i = 0; i < length; i++) {
+    chunk[i] = byteAt(offset + i)
+  }
+
+  return chunk
+}
+
+/** Sends `total` bytes as fast as the stream takes them, waiting for drain when asked to, then closes */
+async function sendFast (s: Stream, total: number): Promise<void> {
+  for (let offset = 0; offset < total; offset += CHUNK) {
+    if (!s.send(chunkAt(offset, Math.min(CHUNK, total - offset)))) {
+      await s.onDrain()
+    }
+  }
+
+  await s.close()
+}
+
+/** Reads from one iterator of a stream, checking each byte's place, until `until` bytes have come or it ends */
+class Checker {
+  received = 0
+  firstWrong = -1
+  ended = false
+  private readonly reader: AsyncIterator<Uint8Array | { subarray(): Uint8Array }>
+
+  constructor (stream: Stream) {
+    this.reader = stream[Symbol.asyncIterator]()
+  }
+
+  async readUntil (until: number): Promise<void> {
+    while (this.received < until) {
+      const { done, value } = await this.reader.next()
+
+      if (done === true) {
+        this.ended = true
+        return
+      }
+
+      const bytes = value instanceof Uint8Array ? value : value.subarray()
+
+      for (let i = 0; i < bytes.byteLength && this.firstWrong < 0; i++) {
+        if (bytes[i] !== byteAt(this.received + i)) {
+          this.firstWrong = this.received + i
+        }
+      }
+
+      this.received += bytes.byteLength
+    }
+  }
+}
+
+/**
+ * What a yamux stream's remote may still send it: the receive window js-yamux
+ * granted and the remote has not used yet. Undefined for other muxers.
+ */
+function windowLeft (s: Stream): number | undefined {
+  const left = (s as unknown as { recvWindowCapacity?: unknown }).recvWindowCapacity
+
+  return typeof left === 'number' ? left : undefined
+}
+
+describe('fault: a stream moved after the application read from it', function () {
+  this.timeout(60_000)
+
+  let listener: Node
+  let dialer: Node
+  let stop: () => Promise<void>
+
+  beforeEach(async () => {
+    ({ listener, dialer, stop } = await createPair('tcp'))
+  })
+
+  afterEach(async () => {
+    await stop()
+  })
+
+  it('a fast sender loses nothing when the application reads 24 MiB, moves the stream and reads the rest 300 ms later', async () => {
+    const total = 48 * MiB
+    const before = 24 * MiB
+    const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
+      lanes: {
+        fresh: { backlog: 4 },
+        later: { backlog: 4, match: () => false }
+      }
+    })
+    const s = await dialer.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
+    const sending = sendFast(s, total).then(() => undefined, (err: Error) => err)
+
+    const { value: item } = await nextWithin(incoming.lane('fresh'))
+
+    if (item == null) {
+      throw new Error('no stream')
+    }
+
+    let closeError: Error | undefined
+    item.stream.addEventListener('close', (evt) => { closeError = evt.error })
+
+    // the application reads, and yamux grows the window as the bytes arrive
+    const checker = new Checker(item.stream)
+    await checker.readUntil(before)
+    incoming.move(item, 'later')
+
+    // what the remote may still send: what the node may have to hold for it
+    const granted = item.stream.readBufferLength + (windowLeft(item.stream) ?? 0)
+    let peakHeld = item.stream.readBufferLength
+    let peakQueued = 0
+    const sample = setInterval(() => {
+      peakHeld = Math.max(peakHeld, item.stream.readBufferLength)
+      peakQueued = Math.max(peakQueued, incoming.stats().queuedBytes)
+    }, 2)
+
+    await new Promise(resolve => setTimeout(resolve, 300))
+    clearInterval(sample)
+    peakHeld = Math.max(peakHeld, item.stream.readBufferLength)
+    const readAtMove = checker.received
+    let failure: Error | undefined
+
+    try {
+      const again = await nextWithin(incoming.lane('later'), 2_000)
+      expect(again.value?.stream).to.equal(item.stream)
+      await checker.readUntil(Infinity)
+    } catch (err: any) {
+      failure = err
+    }
+
+    const sent = await sending
+    const stats = incoming.stats()
+    // eslint-disable-next-line no-console
+    console.log('      granted at move %s KiB, held at peak while moved %s KiB (queuedBytes %s KiB), read %s MiB before the move and %s MiB in all',
+      (granted / 1024).toFixed(0), (peakHeld / 1024).toFixed(0), (peakQueued / 1024).toFixed(0),
+      (readAtMove / MiB).toFixed(1), (checker.received / MiB).toFixed(1))
+
+    expect(closeError?.message).to.equal(undefined)
+    expect(failure?.message).to.equal(undefined)
+    expect(sent).to.equal(undefined)
+    expect(checker.firstWrong).to.equal(-1)
+    expect(checker.received).to.equal(total)
+    expect(checker.ended).to.equal(true)
+    expect(item.stream.status).to.not.equal('reset')
+    expect(item.stream.status).to.not.equal('aborted')
+    // the node held no more than the remote had been granted, and yamux grants at most 16 MiB
+    expect(peakHeld).to.be.at.most(granted)
+    expect(granted).to.be.at.most(16 * MiB)
+    expect(stats.dropped).to.equal(0)
+    expect(stats.moved).to.equal(1)
+    incoming.close()
+  })
+})
