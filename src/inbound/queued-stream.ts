@@ -12,6 +12,18 @@ let watching = 0
 
 const ONCE = { once: true }
 
+/**
+ * The receive window a stream's remote may still use: what the muxer granted
+ * and the remote has not sent yet. Read from js-yamux's `recvWindowCapacity`
+ * (`@chainsafe/libp2p-yamux` 8.0.1; it is not public API); 0 for a muxer
+ * that does not expose it, so such a stream is treated as before.
+ */
+function windowLeft (stream: Stream): number {
+  const left = (stream as unknown as { recvWindowCapacity?: unknown }).recvWindowCapacity
+
+  return typeof left === 'number' && Number.isFinite(left) && left > 0 ? left : 0
+}
+
 /** Every queued stream's `close` listener: one function for all */
 function onQueuedClose (evt: StreamCloseEvent): void {
   const entry = evt.target == null ? undefined : watched.get(evt.target)
@@ -25,6 +37,14 @@ function onQueuedClose (evt: StreamCloseEvent): void {
  * A stream waiting in a lane, watched while it waits: it is paused so its
  * remote gets no window beyond what the muxer already granted, the bytes it
  * receives are reported, and its closing takes it out of the queue.
+ *
+ * A moved stream was read by the application first, and the muxer grew its
+ * window as the bytes came (js-yamux: up to 16 MiB), so its remote may still
+ * send that much after the pause. Those bytes are `granted`: a debt the
+ * application incurred, not something the remote can grow. The stream's read
+ * buffer limit is raised to hold them while it waits (libp2p would otherwise
+ * reset it at 4 MiB), and only what it holds beyond them counts against
+ * `maxQueuedBytes` (`excess`).
  *
  * Nothing is assigned to the stream itself: the bytes are counted by a hook
  * on its class's `onData` (installed once, active only for queued streams)
@@ -40,17 +60,21 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
   readonly moved: boolean
   /** Bytes it holds that arrived from its remote */
   bytes = 0
-  private readonly onBytes: (entry: QueuedStream, delta: number) => void
+  /** Bytes its remote was granted before a moved stream was paused: held, not counted against `maxQueuedBytes` */
+  readonly granted: number
+  /** Its read buffer limit before it was raised to `granted`, if it was */
+  private readonly bufferLimit?: number
+  private readonly onBytes: (entry: QueuedStream, delta: number, excessDelta: number) => void
   private readonly onClose: (entry: QueuedStream, evt: StreamCloseEvent) => void
 
   /**
    * @param item - the stream and where it came from
    * @param group - the network group of its connection
    * @param moved - it was yielded before and handed back with `move()`
-   * @param onBytes - told each change of `bytes`
+   * @param onBytes - told each change of `bytes` and of `excess`
    * @param onClose - told when the stream closes while queued
    */
-  constructor (item: IncomingStream, group: string, moved: boolean, onBytes: (entry: QueuedStream, delta: number) => void, onClose: (entry: QueuedStream, evt: StreamCloseEvent) => void) {
+  constructor (item: IncomingStream, group: string, moved: boolean, onBytes: (entry: QueuedStream, delta: number, excessDelta: number) => void, onClose: (entry: QueuedStream, evt: StreamCloseEvent) => void) {
     this.item = item
     this.peer = item.peer.toString()
     this.group = group
@@ -63,6 +87,14 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
 
     if (stream.readStatus === 'readable') {
       stream.pause()
+    }
+
+    // paused: the remote can send no more than this until it is resumed
+    this.granted = moved ? stream.readBufferLength + windowLeft(stream) : 0
+
+    if (this.granted > stream.maxReadBufferLength) {
+      this.bufferLimit = stream.maxReadBufferLength
+      stream.maxReadBufferLength = this.granted
     }
 
     stream.addEventListener('close', onQueuedClose, ONCE)
@@ -87,7 +119,17 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
       stream.resume()
     }
 
+    if (this.bufferLimit != null) {
+      // what resuming did not hand to a reader stays buffered until one comes
+      stream.maxReadBufferLength = Math.max(this.bufferLimit, stream.readBufferLength)
+    }
+
     return stream
+  }
+
+  /** Bytes it holds beyond `granted`: what counts against `maxQueuedBytes` */
+  get excess (): number {
+    return Math.max(0, this.bytes - this.granted)
   }
 
   /** The stream closed while queued */
@@ -101,8 +143,9 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
     const delta = now - this.bytes
 
     if (delta !== 0) {
+      const excess = this.excess
       this.bytes = now
-      this.onBytes(this, delta)
+      this.onBytes(this, delta, this.excess - excess)
     }
   }
 

@@ -28,6 +28,8 @@ export type Eviction = 'expired' | 'bytes-limit'
 export class WaitingStreams {
   /** Bytes the waiting streams hold */
   bytes = 0
+  /** What of `bytes` counts against `maxQueuedBytes`: all but moved streams' granted window */
+  private excess = 0
   private readonly places = new Map<Stream, Place>()
   private readonly limits: WaitingLimits
   private readonly expiry: Expiry<Place>
@@ -77,8 +79,9 @@ export class WaitingStreams {
 
   /** Queues a stream in `lane`: first in line when it was moved, else last */
   add (lane: Lane<IncomingStream>, item: IncomingStream, group: string, moved: boolean): void {
-    const onBytes = (e: QueuedStream, delta: number): void => {
+    const onBytes = (e: QueuedStream, delta: number, excessDelta: number): void => {
       this.bytes += delta
+      this.excess += excessDelta
 
       if (this.places.has(e.item.stream)) {
         this.enforceByteLimit()
@@ -104,6 +107,7 @@ export class WaitingStreams {
     lane.remove(entry)
     this.places.delete(entry.item.stream)
     this.bytes -= entry.bytes
+    this.excess -= entry.excess
     entry.release(resume)
 
     return entry.item
@@ -114,13 +118,18 @@ export class WaitingStreams {
     this.expiry.stop()
   }
 
-  /** Keeps the bytes of all waiting streams within `maxQueuedBytes` by evicting the largest holders */
+  /**
+   * Keeps the bytes of all waiting streams within `maxQueuedBytes` by evicting
+   * the largest holders. A moved stream's granted window is not counted: the
+   * application let its remote send that much, and resetting the stream for it
+   * would punish an honest sender (see {@link QueuedStream}).
+   */
   private enforceByteLimit (): void {
-    while (this.bytes > this.limits.maxQueuedBytes && this.places.size > 0) {
+    while (this.excess > this.limits.maxQueuedBytes && this.places.size > 0) {
       let largest: Place | undefined
 
       for (const place of this.places.values()) {
-        if (largest == null || place.entry.bytes > largest.entry.bytes) {
+        if (largest == null || place.entry.excess > largest.entry.excess) {
           largest = place
         }
       }
