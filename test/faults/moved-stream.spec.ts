@@ -172,4 +172,46 @@ describe('fault: a stream moved after the application read from it', function ()
     expect(stats.moved).to.equal(1)
     incoming.close()
   })
+  it('a stream moved again while it waits, to a lane whose reader is waiting, reaches that reader resumed and delivers everything', async () => {
+    const total = MiB
+    const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
+      lanes: {
+        fresh: { backlog: 4 },
+        held: { backlog: 4, match: () => false },
+        served: { backlog: 4, match: () => false }
+      }
+    })
+    const s = await dialer.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
+    const sending = sendFast(s, total).then(() => undefined, (err: Error) => err)
+    const { value: item } = await nextWithin(incoming.lane('fresh'))
+
+    if (item == null) {
+      throw new Error('no stream')
+    }
+
+    // paused in `held`, then moved on before it was yielded, straight to a waiting reader
+    incoming.move(item, 'held')
+    await new Promise(resolve => setTimeout(resolve, 100))
+    const waiting = nextWithin(incoming.lane('served'))
+    incoming.move(item, 'served')
+    const { value: served } = await waiting
+
+    expect(served?.stream).to.equal(item.stream)
+    expect(item.stream.readStatus).to.not.equal('paused')
+
+    const checker = new Checker(item.stream)
+    const timeout = AbortSignal.timeout(5_000)
+    await Promise.race([
+      checker.readUntil(Infinity),
+      new Promise((resolve, reject) => timeout.addEventListener('abort', () => {
+        reject(new Error(`read ${checker.received} of ${total} bytes in 5 s, read status ${item.stream.readStatus}`))
+      }))
+    ])
+
+    expect(await sending).to.equal(undefined)
+    expect(checker.firstWrong).to.equal(-1)
+    expect(checker.received).to.equal(total)
+    expect(incoming.stats().moved).to.equal(2)
+    incoming.close()
+  })
 })
