@@ -188,7 +188,8 @@ export class Acceptor {
     }
 
     if (previous != null) {
-      this.waiting.remove(previous, false)
+      // resumed when it goes straight to a reader; queued again, it stays paused
+      this.waiting.remove(previous, reader != null)
     }
 
     lane.countMoved()
