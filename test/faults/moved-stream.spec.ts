@@ -7,6 +7,7 @@
  * arrive, in order, and the stream must not be reset for it.
  */
 import { expect } from 'aegir/chai'
+import { openOrDropped } from '../fixtures/drops.ts'
 import { createPair } from '../fixtures/nodes.ts'
 import { nextWithin } from '../fixtures/wait.ts'
 import type { IncomingStream } from '../../src/index.ts'
@@ -84,6 +85,14 @@ function windowLeft (s: Stream): number | undefined {
   const left = (s as unknown as { recvWindowCapacity?: unknown }).recvWindowCapacity
 
   return typeof left === 'number' ? left : undefined
+}
+
+/** Bytes the node holds unread in its inbound streams for PROTOCOL */
+function heldBytes (node: Node): number {
+  return node.getConnections()
+    .flatMap(c => c.streams)
+    .filter(s => s.direction === 'inbound' && s.protocol === PROTOCOL)
+    .reduce((total, s) => total + s.readBufferLength, 0)
 }
 
 describe('fault: a stream moved after the application read from it', function () {
@@ -212,6 +221,72 @@ describe('fault: a stream moved after the application read from it', function ()
     expect(checker.firstWrong).to.equal(-1)
     expect(checker.received).to.equal(total)
     expect(incoming.stats().moved).to.equal(2)
+    incoming.close()
+  })
+  it('fresh streams flooding in while a moved stream holds its granted window stay within maxQueuedBytes, and the moved stream is not the one reset', async () => {
+    const total = 40 * MiB
+    const budget = 8 * MiB
+    const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
+      maxQueuedBytes: budget,
+      lanes: {
+        fresh: { backlog: 64 },
+        later: { backlog: 4, match: () => false }
+      }
+    })
+    const opener = dialer.services.stream.newControl()
+    const s = await opener.openStream(listener.peerId, PROTOCOL)
+    const sending = sendFast(s, total).then(() => undefined, (err: Error) => err)
+    const { value: item } = await nextWithin(incoming.lane('fresh'))
+
+    if (item == null) {
+      throw new Error('no stream')
+    }
+
+    const checker = new Checker(item.stream)
+    await checker.readUntil(16 * MiB)
+    incoming.move(item, 'later')
+    const granted = item.stream.readBufferLength + (windowLeft(item.stream) ?? 0)
+
+    // 48 streams from the same peer, each writing 1 MiB: 256 KiB each reaches the node while they wait
+    let peak = 0
+    const sample = setInterval(() => { peak = Math.max(peak, heldBytes(listener)) }, 2)
+    const payload = chunkAt(0, MiB)
+    let next = 0
+
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < 48) {
+        next++
+        const opened = await openOrDropped(async () => opener.openStream(listener.peerId, PROTOCOL))
+
+        if (!(opened instanceof Error) && opened.status === 'open') {
+          try { opened.send(payload) } catch {}
+        }
+      }
+    }))
+    await new Promise(resolve => setTimeout(resolve, 500))
+    clearInterval(sample)
+    peak = Math.max(peak, heldBytes(listener))
+    const stats = incoming.stats()
+    const movedHeld = item.stream.readBufferLength
+    // eslint-disable-next-line no-console
+    console.log('      granted at move %s KiB, moved stream holds %s KiB, all held at peak %s KiB, queuedBytes %s KiB, bytes-limit drops %d',
+      (granted / 1024).toFixed(0), (movedHeld / 1024).toFixed(0), (peak / 1024).toFixed(0), (stats.queuedBytes / 1024).toFixed(0), stats.dropReasons['bytes-limit'])
+
+    // the moved stream keeps its window; the fresh ones share maxQueuedBytes as before
+    expect(item.stream.status).to.equal('open')
+    expect(stats.dropReasons['bytes-limit']).to.be.greaterThan(0)
+    expect(stats.queuedBytes - movedHeld).to.be.at.most(budget)
+    expect(movedHeld).to.be.at.most(granted)
+    // the sample may catch the moment one chunk pushed the total over
+    expect(peak).to.be.at.most(granted + budget + 256 * 1024)
+
+    const { value: again } = await nextWithin(incoming.lane('later'))
+    expect(again?.stream).to.equal(item.stream)
+    await checker.readUntil(Infinity)
+
+    expect(await sending).to.equal(undefined)
+    expect(checker.firstWrong).to.equal(-1)
+    expect(checker.received).to.equal(total)
     incoming.close()
   })
 })
