@@ -3,10 +3,15 @@
  * then hands the stream to another lane with `move()`, where it waits before
  * being read again. While the application read, yamux grew the stream's
  * receive window (doubling up to 16 MiB); the sender may still send all of
- * it after the stream is paused in its new lane. Every byte must still
- * arrive, in order, and the stream must not be reset for it.
+ * it after the stream is paused in its new lane. That much is reserved in
+ * the accept's `maxQueuedBytes` while the stream waits: when it fits, every
+ * byte must still arrive, in order, and the stream must not be reset for it;
+ * when it does not, `move()` must refuse (`bytes-limit`) and leave the stream
+ * to its reader, losing nothing. Either way the node holds no more than
+ * `maxQueuedBytes` for the accept's queued streams.
  */
 import { expect } from 'aegir/chai'
+import { MoveRejectedError } from '../../src/index.ts'
 import { openOrDropped } from '../fixtures/drops.ts'
 import { createPair } from '../fixtures/nodes.ts'
 import { nextWithin } from '../fixtures/wait.ts'
@@ -86,12 +91,28 @@ function windowLeft (s: Stream): number | undefined {
   return typeof left === 'number' ? left : undefined
 }
 
-/** Bytes the node holds unread in its inbound streams for PROTOCOL */
-function heldBytes (node: Node): number {
-  return node.getConnections()
-    .flatMap(c => c.streams)
-    .filter(s => s.direction === 'inbound' && s.protocol === PROTOCOL)
-    .reduce((total, s) => total + s.readBufferLength, 0)
+/**
+ * Bytes the node holds unread in its inbound streams: those negotiated for
+ * PROTOCOL (`queued`: the accept has them, queued or yielded), and those
+ * whose protocol is not settled yet (`before`: libp2p holds them before the
+ * accept sees them)
+ */
+function heldBytes (node: Node, except?: Stream): { queued: number, before: number } {
+  const held = { queued: 0, before: 0 }
+
+  for (const s of node.getConnections().flatMap(c => c.streams)) {
+    if (s.direction !== 'inbound' || s === except) {
+      continue
+    }
+
+    if (s.protocol === PROTOCOL) {
+      held.queued += s.readBufferLength
+    } else if (s.protocol == null || s.protocol === '') {
+      held.before += s.readBufferLength
+    }
+  }
+
+  return held
 }
 
 describe('fault: a stream moved after the application read from it', function () {
@@ -109,10 +130,12 @@ describe('fault: a stream moved after the application read from it', function ()
     await stop()
   })
 
-  it('a fast sender loses nothing when the application reads 24 MiB, moves the stream and reads the rest 300 ms later', async () => {
+  it('with maxQueuedBytes 32 MiB, a fast sender loses nothing when the application reads 24 MiB, moves the stream and reads the rest 300 ms later', async () => {
     const total = 48 * MiB
     const before = 24 * MiB
+    const budget = 32 * MiB
     const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
+      maxQueuedBytes: budget,
       lanes: {
         fresh: { backlog: 4 },
         later: { backlog: 4, match: () => false }
@@ -133,10 +156,9 @@ describe('fault: a stream moved after the application read from it', function ()
     // the application reads, and yamux grows the window as the bytes arrive
     const checker = new Checker(item.stream)
     await checker.readUntil(before)
-    incoming.move(item, 'later')
-
-    // what the remote may still send: what the node may have to hold for it
+    // what the remote may still send: what the node may have to hold for it, reserved at the move
     const granted = item.stream.readBufferLength + (windowLeft(item.stream) ?? 0)
+    incoming.move(item, 'later')
     let peakHeld = item.stream.readBufferLength
     let peakQueued = 0
     const sample = setInterval(() => {
@@ -173,11 +195,71 @@ describe('fault: a stream moved after the application read from it', function ()
     expect(checker.ended).to.equal(true)
     expect(item.stream.status).to.not.equal('reset')
     expect(item.stream.status).to.not.equal('aborted')
-    // the node held no more than the remote had been granted, and yamux grants at most 16 MiB
+    // the node held no more than the remote had been granted, within the budget, and yamux grants at most 16 MiB
     expect(peakHeld).to.be.at.most(granted)
-    expect(granted).to.be.at.most(16 * MiB)
+    expect(peakQueued).to.be.at.most(budget)
+    // yamux grants at most 16 MiB; the buffered part is under libp2p's 4 MiB read buffer limit
+    expect(granted).to.be.at.most(16 * MiB + 4 * MiB)
     expect(stats.dropped).to.equal(0)
     expect(stats.moved).to.equal(1)
+    incoming.close()
+  })
+  it('with the default maxQueuedBytes (8 MiB), the same move() is refused (bytes-limit) and leaves the stream to its reader, which reads every byte in order', async () => {
+    const total = 48 * MiB
+    const before = 24 * MiB
+    const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
+      lanes: {
+        fresh: { backlog: 4 },
+        later: { backlog: 4, match: () => false }
+      }
+    })
+    const s = await dialer.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
+    const sending = sendFast(s, total).then(() => undefined, (err: Error) => err)
+    const { value: item } = await nextWithin(incoming.lane('fresh'))
+
+    if (item == null) {
+      throw new Error('no stream')
+    }
+
+    let closeError: Error | undefined
+    item.stream.addEventListener('close', (evt) => { closeError = evt.error })
+
+    const checker = new Checker(item.stream)
+    await checker.readUntil(before)
+    const granted = item.stream.readBufferLength + (windowLeft(item.stream) ?? 0)
+    let refused: unknown
+
+    try {
+      incoming.move(item, 'later')
+    } catch (err) {
+      refused = err
+    }
+
+    // eslint-disable-next-line no-console
+    console.log('      move refused: %s', (refused as Error)?.message)
+    expect(refused).to.be.an.instanceOf(MoveRejectedError)
+    expect((refused as MoveRejectedError).reason).to.equal('bytes-limit')
+    expect((refused as Error).message).to.include(`${8 * MiB}`).and.to.include('maxQueuedBytes')
+
+    // left as it was: open, not paused, in no lane, still read by its reader
+    expect(granted).to.be.greaterThan(8 * MiB)
+    expect(item.stream.status).to.equal('open')
+    expect(item.stream.readStatus).to.equal('readable')
+    let stats = incoming.stats()
+    expect([stats.queued, stats.moved, stats.queuedBytes, stats.dropped]).to.deep.equal([0, 0, 0, 0])
+
+    await checker.readUntil(Infinity)
+    stats = incoming.stats()
+    // eslint-disable-next-line no-console
+    console.log('      granted at the refused move %s KiB; read %s MiB before it and %s MiB in all',
+      (granted / 1024).toFixed(0), (before / MiB).toFixed(1), (checker.received / MiB).toFixed(1))
+
+    expect(closeError?.message).to.equal(undefined)
+    expect(await sending).to.equal(undefined)
+    expect(checker.firstWrong).to.equal(-1)
+    expect(checker.received).to.equal(total)
+    expect(checker.ended).to.equal(true)
+    expect([stats.moved, stats.dropped]).to.deep.equal([0, 0])
     incoming.close()
   })
   it('a stream moved again while it waits, to a lane whose reader is waiting, reaches that reader resumed and delivers everything', async () => {
@@ -222,13 +304,14 @@ describe('fault: a stream moved after the application read from it', function ()
     expect(incoming.stats().moved).to.equal(2)
     incoming.close()
   })
-  it('fresh streams flooding in while a moved stream holds its granted window stay within maxQueuedBytes, and the moved stream is not the one reset', async () => {
+  it('fresh streams flooding in while a moved stream holds its reservation are the ones reset: the accept\'s streams hold at most maxQueuedBytes, and the moved stream delivers everything', async () => {
     const total = 40 * MiB
-    const budget = 8 * MiB
+    const budget = 24 * MiB
     const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
       maxQueuedBytes: budget,
+      maxInboundStreams: 256,
       lanes: {
-        fresh: { backlog: 64 },
+        fresh: { backlog: 128 },
         later: { backlog: 4, match: () => false }
       }
     })
@@ -241,24 +324,39 @@ describe('fault: a stream moved after the application read from it', function ()
       throw new Error('no stream')
     }
 
+    let closeError: Error | undefined
+    item.stream.addEventListener('close', (evt) => { closeError = evt.error })
+
     const checker = new Checker(item.stream)
     await checker.readUntil(16 * MiB)
-    incoming.move(item, 'later')
     const granted = item.stream.readBufferLength + (windowLeft(item.stream) ?? 0)
+    incoming.move(item, 'later')
 
-    // 48 streams from the same peer, each writing 1 MiB: 256 KiB each reaches the node while they wait
+    // 96 streams from the same peer, each writing 1 MiB: 256 KiB each reaches the node while they wait,
+    // 24 MiB in all, beyond what the reservation leaves of the budget
     let peak = 0
-    const sample = setInterval(() => { peak = Math.max(peak, heldBytes(listener)) }, 2)
+    let peakBefore = 0
+    let peakQueuedBytes = 0
+    const sample = (): void => {
+      const held = heldBytes(listener)
+      peak = Math.max(peak, held.queued)
+      peakBefore = Math.max(peakBefore, held.before)
+      peakQueuedBytes = Math.max(peakQueuedBytes, incoming.stats().queuedBytes)
+    }
+    const sampling = setInterval(sample, 2)
     const payload = chunkAt(0, MiB)
     const target = listener.peerId
     let next = 0
+    let reset = 0
 
     await Promise.all(Array.from({ length: 16 }, async () => {
-      while (next < 48) {
+      while (next < 96) {
         next++
         const opened = await openOrDropped(async () => opener.openStream(target, PROTOCOL))
 
-        if (!(opened instanceof Error) && opened.status === 'open') {
+        if (opened instanceof Error) {
+          reset++
+        } else if (opened.status === 'open') {
           try {
             opened.send(payload)
           } catch {
@@ -268,26 +366,30 @@ describe('fault: a stream moved after the application read from it', function ()
       }
     }))
     await new Promise(resolve => setTimeout(resolve, 500))
-    clearInterval(sample)
-    peak = Math.max(peak, heldBytes(listener))
+    clearInterval(sampling)
+    sample()
     const stats = incoming.stats()
     const movedHeld = item.stream.readBufferLength
     // eslint-disable-next-line no-console
-    console.log('      granted at move %s KiB, moved stream holds %s KiB, all held at peak %s KiB, queuedBytes %s KiB, bytes-limit drops %d',
-      (granted / 1024).toFixed(0), (movedHeld / 1024).toFixed(0), (peak / 1024).toFixed(0), (stats.queuedBytes / 1024).toFixed(0), stats.dropReasons['bytes-limit'])
+    console.log('      reserved at move %s KiB, moved stream holds %s KiB; the accept\'s streams held at peak %s KiB (queuedBytes peak %s KiB) of a %s KiB budget, unnegotiated streams at peak %s KiB; bytes-limit drops %d, opens reset %d',
+      (granted / 1024).toFixed(0), (movedHeld / 1024).toFixed(0), (peak / 1024).toFixed(0), (peakQueuedBytes / 1024).toFixed(0),
+      (budget / 1024).toFixed(0), (peakBefore / 1024).toFixed(0), stats.dropReasons['bytes-limit'], reset)
 
-    // the moved stream keeps its window; the fresh ones share maxQueuedBytes as before
+    // the moved stream keeps its reservation; the fresh ones share what is left, and are what gets reset
+    expect(closeError?.message).to.equal(undefined)
     expect(item.stream.status).to.equal('open')
+    expect(stats.lanes.later.queued).to.equal(1)
     expect(stats.dropReasons['bytes-limit']).to.be.greaterThan(0)
-    expect(stats.queuedBytes - movedHeld).to.be.at.most(budget)
+    expect(stats.dropped).to.equal(stats.lanes.fresh.dropped)
     expect(movedHeld).to.be.at.most(granted)
-    // the sample may catch the moment one chunk pushed the total over
-    expect(peak).to.be.at.most(granted + budget + 256 * 1024)
+    expect(peakQueuedBytes).to.be.at.most(budget)
+    expect(peak).to.be.at.most(budget)
 
     const { value: again } = await nextWithin(incoming.lane('later'))
     expect(again?.stream).to.equal(item.stream)
     await checker.readUntil(Infinity)
 
+    expect(closeError?.message).to.equal(undefined)
     expect(await sending).to.equal(undefined)
     expect(checker.firstWrong).to.equal(-1)
     expect(checker.received).to.equal(total)
