@@ -55,17 +55,28 @@ export class StreamDroppedError extends Error {
 
 /**
  * Thrown by `IncomingStreams.move()` when the stream cannot go to the lane;
- * the stream stays where it was. `reason` says why: the lane is full, the
- * peer already holds `maxPerPeer` of its slots, the `accept` has ended, or the
- * stream is no longer open.
+ * the stream stays where it was, untouched, and the caller may keep reading
+ * it. `reason` says why:
+ *
+ * - `lane-full`: the lane already queues its `backlog`
+ * - `peer-limit`: the peer already holds `maxPerPeer` of the lane's slots
+ * - `closed`: the `accept` has ended
+ * - `stream-ended`: the stream is no longer open
+ * - `bytes-limit`: what the stream may still receive while it waits in the lane does not fit in what is left of the accept's `maxQueuedBytes`
+ *
+ * What a stream may still receive is the bytes it buffers and the receive
+ * window its remote was granted while the application read it (up to 16 MiB
+ * on yamux); a move reserves that much of `maxQueuedBytes` until the stream
+ * is yielded again. After a `bytes-limit` refusal, keep reading the stream
+ * yourself, or raise `maxQueuedBytes`.
  */
 export class MoveRejectedError extends Error {
   static name = 'MoveRejectedError'
 
   /** Why the move was refused */
-  readonly reason: 'lane-full' | 'peer-limit' | 'closed' | 'stream-ended'
+  readonly reason: 'lane-full' | 'peer-limit' | 'closed' | 'stream-ended' | 'bytes-limit'
 
-  constructor (reason: 'lane-full' | 'peer-limit' | 'closed' | 'stream-ended', message = `The stream could not be moved: ${reason}`) {
+  constructor (reason: 'lane-full' | 'peer-limit' | 'closed' | 'stream-ended' | 'bytes-limit', message = `The stream could not be moved: ${reason}`) {
     super(message)
     this.name = 'MoveRejectedError'
     this.reason = reason

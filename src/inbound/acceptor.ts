@@ -3,6 +3,7 @@ import { fixStream } from '../libp2p-fixes/index.ts'
 import { Lanes } from './lanes.ts'
 import { Ledger } from './ledger.ts'
 import { networkGroup } from './network-group.ts'
+import { receivable } from './queued-stream.ts'
 import { Readers } from './readers.ts'
 import { WaitingStreams } from './waiting-streams.ts'
 import type { Lane } from './lane.ts'
@@ -161,6 +162,11 @@ export class Acceptor {
   /**
    * Hands an accepted stream to another lane, to be yielded from it next; a
    * stream moved again before it was yielded leaves its former lane.
+   *
+   * A stream that is queued (no reader waits for it) reserves what it may
+   * still receive while paused (see {@link receivable}) in `maxQueuedBytes`;
+   * when that does not fit, the move is refused (`bytes-limit`) and the
+   * stream is left as it was, so the application can go on reading it.
    */
   move (item: IncomingStream, name: string): void {
     const lane = this.lane(name)
@@ -176,19 +182,30 @@ export class Acceptor {
     const previous = this.waiting.get(item.stream)
     const peer = item.peer.toString()
     const reader = lane.readers.take() ?? this.readers.take()
+    let reserved = 0
 
-    if (reader == null && previous?.lane !== lane) {
-      if (lane.isFull) {
-        throw new MoveRejectedError('lane-full', `Lane ${lane.name} is full (${lane.capacity})`)
+    if (reader == null) {
+      if (previous?.lane !== lane) {
+        if (lane.isFull) {
+          throw new MoveRejectedError('lane-full', `Lane ${lane.name} is full (${lane.capacity})`)
+        }
+
+        if (lane.isPeerOverLimit(peer)) {
+          throw new MoveRejectedError('peer-limit', `${peer} already holds ${lane.maxPerPeer} slots of lane ${lane.name}`)
+        }
       }
 
-      if (lane.isPeerOverLimit(peer)) {
-        throw new MoveRejectedError('peer-limit', `${peer} already holds ${lane.maxPerPeer} slots of lane ${lane.name}`)
+      reserved = receivable(item.stream)
+      const left = this.waiting.left(item.stream)
+
+      if (reserved > left) {
+        throw new MoveRejectedError('bytes-limit', `Moving the stream to lane ${lane.name} would reserve ${reserved} bytes for what its remote may still send while it waits (buffered and granted receive window), but only ${Math.max(0, left)} of maxQueuedBytes (${this.init.options.maxQueuedBytes}) are left; keep reading the stream yourself, or raise maxQueuedBytes`)
       }
     }
 
     if (previous != null) {
-      this.waiting.remove(previous, false)
+      // resumed when it goes straight to a reader; queued again, it stays paused
+      this.waiting.remove(previous, reader != null)
     }
 
     lane.countMoved()
@@ -197,7 +214,7 @@ export class Acceptor {
     if (reader != null) {
       reader(this.yield(lane, moved, true))
     } else {
-      this.waiting.add(lane, moved, previous?.entry.group ?? networkGroup(item.connection.remoteAddr), true)
+      this.waiting.add(lane, moved, previous?.entry.group ?? networkGroup(item.connection.remoteAddr), true, reserved)
     }
   }
 

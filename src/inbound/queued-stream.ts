@@ -12,6 +12,29 @@ let watching = 0
 
 const ONCE = { once: true }
 
+/**
+ * The receive window a stream's remote may still use: what the muxer granted
+ * and the remote has not sent yet. Read from js-yamux's `recvWindowCapacity`
+ * (`@chainsafe/libp2p-yamux` 8.0.1; it is not public API); 0 for a muxer
+ * that does not expose it.
+ */
+function windowLeft (stream: Stream): number {
+  const left = (stream as unknown as { recvWindowCapacity?: unknown }).recvWindowCapacity
+
+  return typeof left === 'number' && Number.isFinite(left) && left > 0 ? left : 0
+}
+
+/**
+ * What a stream may hold once it is paused, if its remote sends all it was
+ * granted: the bytes it buffers now and the receive window its remote has
+ * not used. A moved stream reserves this much of `maxQueuedBytes` while it
+ * waits. For a muxer that does not expose its window, only the bytes
+ * buffered; what arrives beyond them counts as any queued stream's bytes do.
+ */
+export function receivable (stream: Stream): number {
+  return stream.readBufferLength + windowLeft(stream)
+}
+
 /** Every queued stream's `close` listener: one function for all */
 function onQueuedClose (evt: StreamCloseEvent): void {
   const entry = evt.target == null ? undefined : watched.get(evt.target)
@@ -25,6 +48,16 @@ function onQueuedClose (evt: StreamCloseEvent): void {
  * A stream waiting in a lane, watched while it waits: it is paused so its
  * remote gets no window beyond what the muxer already granted, the bytes it
  * receives are reported, and its closing takes it out of the queue.
+ *
+ * A moved stream was read by the application first, and the muxer grew its
+ * window as the bytes came (js-yamux: up to 16 MiB), so its remote may still
+ * send that much after the pause. The acceptor reserves that much of
+ * `maxQueuedBytes` for it when it is moved (`reserved`, see
+ * {@link receivable}), or refuses the move: the bytes that arrive use the
+ * reservation up, and only bytes beyond it add to what the stream is charged
+ * (`charge`). Its read buffer limit is raised to the reservation while it
+ * waits (libp2p would otherwise reset it at 4 MiB) and put back when it
+ * leaves the queue.
  *
  * Nothing is assigned to the stream itself: the bytes are counted by a hook
  * on its class's `onData` (installed once, active only for queued streams)
@@ -40,17 +73,22 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
   readonly moved: boolean
   /** Bytes it holds that arrived from its remote */
   bytes = 0
-  private readonly onBytes: (entry: QueuedStream, delta: number) => void
+  /** Bytes of `maxQueuedBytes` reserved for it while it waits: what a moved stream may receive once paused; 0 for a new stream */
+  readonly reserved: number
+  /** Its read buffer limit before it was raised to `reserved`, if it was */
+  private readonly bufferLimit?: number
+  private readonly onBytes: (entry: QueuedStream, delta: number, chargeDelta: number) => void
   private readonly onClose: (entry: QueuedStream, evt: StreamCloseEvent) => void
 
   /**
    * @param item - the stream and where it came from
    * @param group - the network group of its connection
    * @param moved - it was yielded before and handed back with `move()`
-   * @param onBytes - told each change of `bytes`
+   * @param reserved - bytes of `maxQueuedBytes` set aside for it (see {@link receivable}); 0 for a new stream
+   * @param onBytes - told each change of `bytes` and of `charge`
    * @param onClose - told when the stream closes while queued
    */
-  constructor (item: IncomingStream, group: string, moved: boolean, onBytes: (entry: QueuedStream, delta: number) => void, onClose: (entry: QueuedStream, evt: StreamCloseEvent) => void) {
+  constructor (item: IncomingStream, group: string, moved: boolean, reserved: number, onBytes: (entry: QueuedStream, delta: number, chargeDelta: number) => void, onClose: (entry: QueuedStream, evt: StreamCloseEvent) => void) {
     this.item = item
     this.peer = item.peer.toString()
     this.group = group
@@ -63,6 +101,14 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
 
     if (stream.readStatus === 'readable') {
       stream.pause()
+    }
+
+    this.reserved = reserved
+
+    // bytes within the reservation must not make libp2p reset the stream
+    if (reserved > stream.maxReadBufferLength) {
+      this.bufferLimit = stream.maxReadBufferLength
+      stream.maxReadBufferLength = reserved
     }
 
     stream.addEventListener('close', onQueuedClose, ONCE)
@@ -87,7 +133,22 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
       stream.resume()
     }
 
+    if (this.bufferLimit != null) {
+      // what resuming did not hand to a reader stays buffered until one comes
+      stream.maxReadBufferLength = Math.max(this.bufferLimit, stream.readBufferLength)
+    }
+
     return stream
+  }
+
+  /** What it counts for against `maxQueuedBytes`: its reservation, or the bytes it holds once they are more */
+  get charge (): number {
+    return Math.max(this.bytes, this.reserved)
+  }
+
+  /** Bytes it holds beyond its reservation: what evicting it is judged by (all its bytes, for a new stream) */
+  get excess (): number {
+    return Math.max(0, this.bytes - this.reserved)
   }
 
   /** The stream closed while queued */
@@ -101,8 +162,9 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
     const delta = now - this.bytes
 
     if (delta !== 0) {
+      const charge = this.charge
       this.bytes = now
-      this.onBytes(this, delta)
+      this.onBytes(this, delta, this.charge - charge)
     }
   }
 

@@ -28,6 +28,12 @@ export type Eviction = 'expired' | 'bytes-limit'
 export class WaitingStreams {
   /** Bytes the waiting streams hold */
   bytes = 0
+  /**
+   * What the waiting streams count for against `maxQueuedBytes`: each its
+   * `charge`, the bytes it holds or, for a moved stream, its reservation
+   * while the bytes are fewer. Never less than `bytes`.
+   */
+  charged = 0
   private readonly places = new Map<Stream, Place>()
   private readonly limits: WaitingLimits
   private readonly expiry: Expiry<Place>
@@ -65,6 +71,13 @@ export class WaitingStreams {
     return count
   }
 
+  /** What is left of `maxQueuedBytes` for a reservation, leaving out what `stream` is charged if it waits already */
+  left (stream?: Stream): number {
+    const own = stream == null ? 0 : (this.places.get(stream)?.entry.charge ?? 0)
+
+    return this.limits.maxQueuedBytes - this.charged + own
+  }
+
   /** Where `stream` waits, if it does */
   get (stream: Stream): Place | undefined {
     return this.places.get(stream)
@@ -75,16 +88,21 @@ export class WaitingStreams {
     return [...this.places.values()]
   }
 
-  /** Queues a stream in `lane`: first in line when it was moved, else last */
-  add (lane: Lane<IncomingStream>, item: IncomingStream, group: string, moved: boolean): void {
-    const onBytes = (e: QueuedStream, delta: number): void => {
+  /**
+   * Queues a stream in `lane`: first in line when it was moved, else last.
+   * `reserved` bytes of `maxQueuedBytes` are set aside for it while it waits
+   * (the caller checked they fit, see {@link left}).
+   */
+  add (lane: Lane<IncomingStream>, item: IncomingStream, group: string, moved: boolean, reserved = 0): void {
+    const onBytes = (e: QueuedStream, delta: number, chargeDelta: number): void => {
       this.bytes += delta
+      this.charged += chargeDelta
 
       if (this.places.has(e.item.stream)) {
         this.enforceByteLimit()
       }
     }
-    const entry = new QueuedStream(item, group, moved, onBytes, (e, evt) => {
+    const entry = new QueuedStream(item, group, moved, reserved, onBytes, (e, evt) => {
       const place = this.places.get(e.item.stream)
 
       if (place != null) {
@@ -93,6 +111,8 @@ export class WaitingStreams {
       }
     })
 
+    // the constructor reported its bytes as a charge on top of the reservation
+    this.charged += entry.reserved
     lane.add(entry, moved)
     this.places.set(item.stream, { entry, lane })
     this.expiry.watch(entry.since)
@@ -104,6 +124,7 @@ export class WaitingStreams {
     lane.remove(entry)
     this.places.delete(entry.item.stream)
     this.bytes -= entry.bytes
+    this.charged -= entry.charge
     entry.release(resume)
 
     return entry.item
@@ -114,21 +135,31 @@ export class WaitingStreams {
     this.expiry.stop()
   }
 
-  /** Keeps the bytes of all waiting streams within `maxQueuedBytes` by evicting the largest holders */
+  /**
+   * Keeps what the waiting streams are charged within `maxQueuedBytes` by
+   * evicting the stream holding the most bytes beyond its reservation. A
+   * moved stream is never evicted for bytes within its reservation: the
+   * reservations fit in the budget when they were made, so while the total is
+   * over, some stream holds bytes beyond its own.
+   */
   private enforceByteLimit (): void {
-    while (this.bytes > this.limits.maxQueuedBytes && this.places.size > 0) {
+    while (this.charged > this.limits.maxQueuedBytes) {
       let largest: Place | undefined
 
       for (const place of this.places.values()) {
-        if (largest == null || place.entry.bytes > largest.entry.bytes) {
+        if (place.entry.excess > (largest?.entry.excess ?? 0)) {
           largest = place
         }
       }
 
-      const place = largest as Place
-      const held = place.entry.bytes
-      this.remove(place, false)
-      this.onEvict(place, 'bytes-limit', `it held ${held} of the ${this.limits.maxQueuedBytes} bytes queued streams may hold`)
+      if (largest == null) {
+        // only reservations: they were admitted within the budget
+        return
+      }
+
+      const held = largest.entry.bytes
+      this.remove(largest, false)
+      this.onEvict(largest, 'bytes-limit', `it held ${held} of the ${this.limits.maxQueuedBytes} bytes queued streams may hold`)
     }
   }
 }

@@ -167,7 +167,12 @@ export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDis
    * next and counts it in `moved`. A stream moved again before it was yielded
    * leaves its former lane.
    *
-   * @throws {MoveRejectedError} the lane is full, the peer holds `maxPerPeer` of it, the handle closed, or the stream ended; the stream stays where it was
+   * A stream that waits in the lane (no reader is waiting for it) is paused,
+   * and what its remote may still send it meanwhile (the bytes it buffers and
+   * the receive window granted while the application read it, up to 16 MiB
+   * on yamux) is reserved in `maxQueuedBytes` until it is yielded again.
+   *
+   * @throws {MoveRejectedError} the lane is full, the peer holds `maxPerPeer` of it, the handle closed, the stream ended, or its reservation does not fit in what is left of `maxQueuedBytes` (`bytes-limit`); the stream stays where it was, and the caller may keep reading it
    * @throws {InvalidParametersError} there is no lane called `name`
    */
   move(item: IncomingStream, name: string): void

@@ -18,6 +18,7 @@ class FakeStream extends EventTarget {
   status = 'open'
   readStatus = 'readable'
   readBufferLength = 0
+  maxReadBufferLength = 200
 
   constructor (id: string) {
     super()
@@ -77,8 +78,8 @@ describe('unit: QueuedStream', () => {
   it('pauses a readable stream while it waits, and resumes it only when released to be read', () => {
     const a = item('a')
     const b = item('b')
-    const queuedA = new QueuedStream(a, 'net', false, ignore, ignore)
-    const queuedB = new QueuedStream(b, 'net', false, ignore, ignore)
+    const queuedA = new QueuedStream(a, 'net', false, 0, ignore, ignore)
+    const queuedB = new QueuedStream(b, 'net', false, 0, ignore, ignore)
 
     expect([a.stream.readStatus, b.stream.readStatus]).to.deep.equal(['paused', 'paused'])
     queuedA.release(true)
@@ -90,7 +91,7 @@ describe('unit: QueuedStream', () => {
     const a = item('a')
     a.stream.readBufferLength = 10
     const deltas: number[] = []
-    const queued = new QueuedStream(a, 'net', false, (_entry, delta) => { deltas.push(delta) }, ignore)
+    const queued = new QueuedStream(a, 'net', false, 0, (_entry, delta) => { deltas.push(delta) }, ignore)
 
     a.stream.deliver(5)
     a.stream.deliver(7)
@@ -108,14 +109,41 @@ describe('unit: QueuedStream', () => {
     const closes: Array<StreamCloseEvent['error']> = []
     const a = item('a')
     const b = item('b')
-    new QueuedStream(a, 'net', false, ignore, (_entry, evt) => { closes.push(evt.error) }) // eslint-disable-line no-new
-    new QueuedStream(b, 'net', false, ignore, () => { closes.push(new Error('b')) }).release(false)
+    new QueuedStream(a, 'net', false, 0, ignore, (_entry, evt) => { closes.push(evt.error) }) // eslint-disable-line no-new
+    new QueuedStream(b, 'net', false, 0, ignore, () => { closes.push(new Error('b')) }).release(false)
 
     const err = new Error('remote reset')
     a.stream.end(err)
     a.stream.end()
     b.stream.end()
     expect(closes).to.deep.equal([err])
+  })
+
+  it('raises the read buffer limit to its reservation while it waits, and puts it back (or to what it buffers) when released', () => {
+    const a = item('a')
+    const b = item('b')
+    const queuedA = new QueuedStream(a, 'net', true, 500, ignore, ignore)
+    const queuedB = new QueuedStream(b, 'net', true, 50, ignore, ignore)
+
+    expect([a.stream.maxReadBufferLength, b.stream.maxReadBufferLength]).to.deep.equal([500, 200])
+    a.stream.deliver(300)
+    queuedA.release(false)
+    queuedB.release(false)
+    expect([a.stream.maxReadBufferLength, b.stream.maxReadBufferLength]).to.deep.equal([300, 200])
+  })
+
+  it('is charged its reservation until the bytes it holds are more, and judged for eviction only by the bytes beyond it', () => {
+    const charges: number[] = []
+    const a = item('a')
+    a.stream.readBufferLength = 10
+    const queued = new QueuedStream(a, 'net', true, 60, (_entry, _delta, charge) => { charges.push(charge) }, ignore)
+
+    expect([queued.bytes, queued.charge, queued.excess]).to.deep.equal([10, 60, 0])
+    a.stream.deliver(50)
+    expect([queued.bytes, queued.charge, queued.excess]).to.deep.equal([60, 60, 0])
+    a.stream.deliver(15)
+    expect([queued.bytes, queued.charge, queued.excess]).to.deep.equal([75, 75, 15])
+    expect(charges, 'the charge grows only past the reservation').to.deep.equal([0, 0, 15])
   })
 })
 
@@ -183,6 +211,63 @@ describe('unit: WaitingStreams', () => {
     expect(streams.remove(place!, true)).to.equal(a)
     expect(a.stream.readStatus).to.equal('readable')
     expect(streams.get(a.stream as unknown as Stream)).to.be.undefined()
+  })
+
+  it('holds a moved stream\'s reservation in the budget, never evicts it for bytes within it, and evicts new streams instead', () => {
+    const { streams, evicted } = waiting(100)
+    const l = lane()
+    const [moved, a, b] = [item('moved'), item('a'), item('b')]
+    moved.stream.readBufferLength = 10
+
+    streams.add(l, moved, 'net', true, 60)
+    expect([streams.bytes, streams.charged, streams.left()]).to.deep.equal([10, 60, 40])
+    expect(streams.left(moved.stream as unknown as Stream), 'leaving out its own charge').to.equal(100)
+
+    streams.add(l, a, 'net', false)
+    streams.add(l, b, 'net', false)
+    a.stream.deliver(25)
+    moved.stream.deliver(50)
+    expect(evicted, 'bytes within the reservation use it up').to.deep.equal([])
+    expect([streams.bytes, streams.charged]).to.deep.equal([85, 85])
+
+    b.stream.deliver(20)
+    expect(evicted, 'the new stream holding the most goes, not the moved one holding more').to.deep.equal([['a', 'bytes-limit']])
+    expect([streams.bytes, streams.charged]).to.deep.equal([80, 80])
+
+    b.stream.deliver(25)
+    expect(evicted).to.deep.equal([['a', 'bytes-limit'], ['b', 'bytes-limit']])
+    expect([streams.size, streams.bytes, streams.charged]).to.deep.equal([1, 60, 60])
+  })
+
+  it('counts a moved stream\'s bytes beyond its reservation as usual, and evicts it when it holds the most of them', () => {
+    const { streams, evicted } = waiting(100)
+    const l = lane()
+    const [moved, a] = [item('moved'), item('a')]
+    streams.add(l, moved, 'net', true, 50)
+    streams.add(l, a, 'net', false)
+    a.stream.deliver(20)
+
+    moved.stream.deliver(70)
+    expect([streams.bytes, streams.charged]).to.deep.equal([90, 90])
+    moved.stream.deliver(15)
+
+    expect(evicted).to.deep.equal([['moved', 'bytes-limit']])
+    expect([streams.size, streams.bytes, streams.charged]).to.deep.equal([1, 20, 20])
+  })
+
+  it('gives a moved stream\'s reservation back when it leaves, read or closed', () => {
+    const { streams } = waiting(100)
+    const l = lane()
+    const [x, y] = [item('x'), item('y')]
+    streams.add(l, x, 'net', true, 40)
+    streams.add(l, y, 'net', true, 30)
+    x.stream.deliver(45)
+    expect([streams.charged, streams.left()]).to.deep.equal([75, 25])
+
+    streams.remove(streams.get(x.stream as unknown as Stream)!, true)
+    expect([streams.bytes, streams.charged]).to.deep.equal([0, 30])
+    y.stream.end(new Error('remote reset'))
+    expect([streams.size, streams.bytes, streams.charged, streams.left()]).to.deep.equal([0, 0, 0, 100])
   })
 
   it('evicts streams older than maxQueueAge as expired (real timers, 30 ms), and stop() ends the timer', async () => {
