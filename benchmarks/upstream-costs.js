@@ -80,33 +80,7 @@ function analyse (side, p) {
 }
 
 async function child (side) {
-  const { createPair } = await import('./lib/nodes.js')
-  const pair = await createPair('tcp')
-  const peer = pair.server.peerId
-  const echo = async s => {
-    for await (const chunk of s) { s.send(chunk) }
-    await s.close()
-  }
-  let open
-  if (side === 'stream') {
-    const incoming = pair.serverControl.accept('/bench/upstream/1.0.0', { backlog: 16 })
-    ;(async () => {
-      for await (const { stream } of incoming) { echo(stream).catch(err => { stream.abort(err) }) }
-    })()
-    open = async () => pair.clientControl.openStream(peer, '/bench/upstream/1.0.0')
-  } else {
-    await pair.server.handle('/bench/upstream/1.0.0', s => { echo(s).catch(err => { s.abort(err) }) })
-    open = async () => pair.client.dialProtocol(peer, '/bench/upstream/1.0.0')
-  }
-  const one = new Uint8Array([1])
-  for (let i = 0; i < ops + WARM; i++) {
-    const s = await open()
-    s.send(one)
-    const it = s[Symbol.asyncIterator]()
-    await it.next()
-    await s.close()
-    while ((await it.next()).done !== true) { /* to the end */ }
-  }
-  await pair.close()
+  const { openLoop } = await import('./lib/open-loop.js')
+  await openLoop(side, ops + WARM)
   process.exit(0)
 }

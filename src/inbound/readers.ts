@@ -32,6 +32,12 @@ export class Readers<T> {
     }
 
     // not async: one promise per wait, as a raw handler pays none
+    if (signal == null) {
+      const { promise, resolve } = Promise.withResolvers<IteratorResult<T, undefined>>()
+      this.line.push(resolve)
+      return promise
+    }
+
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         const index = this.line.indexOf(reader)
@@ -40,15 +46,15 @@ export class Readers<T> {
           this.line.splice(index, 1)
         }
 
-        reject(signal?.reason)
+        reject(signal.reason)
       }
       const reader: Reader<T> = result => {
-        signal?.removeEventListener('abort', onAbort)
+        signal.removeEventListener('abort', onAbort)
         resolve(result)
       }
 
       this.line.push(reader)
-      signal?.addEventListener('abort', onAbort, { once: true })
+      signal.addEventListener('abort', onAbort, { once: true })
     })
   }
 }

@@ -54,16 +54,20 @@ function wrapClose (close: (this: Stream, options?: AbortOptions) => Promise<voi
 }
 
 /**
- * The original iteration, then an error if what ended it was a reset: what
- * an async generator `yield * iterate(); if (reset) throw` would do, without
- * the generator's cost on every chunk. The original iterator is made on the
- * first `next()`; once it has ended, or thrown, or been returned, this
- * iterator is done.
+ * The original iteration, made on the first `next()`. A reader already
+ * iterating when the remote resets the stream is told by the original (its
+ * `close` listener ends it with the error), so the calls go straight
+ * through. A reader whose first `next()` comes after the reset gets the bytes
+ * still buffered and then a `StreamResetError` where the original would end
+ * cleanly: only then is each result looked at. Once it has ended, thrown or
+ * been returned, this iterator is done.
  */
 class ReportReset implements AsyncIterableIterator<any> {
   private readonly stream: Stream
   private readonly iterate: (this: Stream) => AsyncIterator<any>
   private inner?: AsyncIterator<any>
+  /** The first `next()` came after a reset: the end is reported as the reset */
+  private afterReset = false
   private finished = false
 
   constructor (stream: Stream, iterate: (this: Stream) => AsyncIterator<any>) {
@@ -75,16 +79,23 @@ class ReportReset implements AsyncIterableIterator<any> {
     return this
   }
 
-  // not async: the promise of the original's `next()` is chained, not wrapped
+  // not async: the original's promise is returned as it is, or chained once
   next (): Promise<IteratorResult<any>> {
     if (this.finished) {
       return Promise.resolve({ done: true, value: undefined })
     }
 
     try {
-      this.inner ??= this.iterate.call(this.stream)
+      if (this.inner == null) {
+        this.afterReset = this.stream.status === 'reset'
+        this.inner = this.iterate.call(this.stream)
+      }
 
-      return this.inner.next().then(this.onResult, this.onError)
+      if (!this.afterReset) {
+        return this.inner.next()
+      }
+
+      return this.inner.next().then(result => this.endAsReset(result), err => this.fail(err))
     } catch (err) {
       this.finished = true
       return Promise.reject(err)
@@ -111,22 +122,17 @@ class ReportReset implements AsyncIterableIterator<any> {
     return this.inner.throw(err)
   }
 
-  private readonly onResult = (result: IteratorResult<any>): IteratorResult<any> => {
+  private endAsReset (result: IteratorResult<any>): IteratorResult<any> {
     if (result.done !== true) {
       return result
     }
 
-    this.finished = true
-
     // the bytes sent before the reset were all delivered; the end was not
-    if (this.stream.status === 'reset') {
-      throw new StreamResetError('The remote reset the stream')
-    }
-
-    return { done: true, value: undefined }
+    this.finished = true
+    throw new StreamResetError('The remote reset the stream')
   }
 
-  private readonly onError = (err: unknown): never => {
+  private fail (err: unknown): never {
     this.finished = true
     throw err
   }
