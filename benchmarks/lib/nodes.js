@@ -16,11 +16,12 @@ export function transportLabel (transport) {
  *
  * @param transport
  * @param listen
+ * @param connectionManager - added to the connection manager's settings
  */
-export async function createNode (transport, listen) {
+export async function createNode (transport, listen, connectionManager) {
   // the tests' node (dist/test/fixtures/nodes.js), which allows many
   // connections a second from one host, as the benchmarks make
-  return createTestNode(transport, {}, undefined, listen ? undefined : [])
+  return createTestNode(transport, {}, undefined, listen ? undefined : [], connectionManager)
 }
 
 /**
@@ -30,10 +31,11 @@ export async function createNode (transport, listen) {
  * @param transport
  * @param root0
  * @param root0.connect
+ * @param root0.connectionManager - added to both nodes' connection manager settings
  */
-export async function createPair (transport, { connect = true } = {}) {
-  const server = await createNode(transport, true)
-  const client = await createNode(transport, false)
+export async function createPair (transport, { connect = true, connectionManager } = {}) {
+  const server = await createNode(transport, true, connectionManager)
+  const client = await createNode(transport, false, connectionManager)
   const addr = server.getMultiaddrs()[0]
 
   // a listener aborts a connection that gets more than 10 streams before it
