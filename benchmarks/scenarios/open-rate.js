@@ -34,8 +34,8 @@ async function echo (stream) {
 }
 
 export async function run ({ quick, log }) {
-  const total = quick ? 300 : 2_000
-  const rounds = quick ? 3 : 10
+  const total = quick ? 300 : 1_000
+  const rounds = quick ? 3 : 20
   const rows = []
 
   const pair = await createPair('tcp', {
