@@ -13,8 +13,9 @@
 import { expect } from 'aegir/chai'
 import { MoveRejectedError } from '../../src/index.ts'
 import { openOrDropped } from '../fixtures/drops.ts'
-import { createPair } from '../fixtures/nodes.ts'
+import { pairPerTest } from '../fixtures/nodes.ts'
 import { nextWithin } from '../fixtures/wait.ts'
+import type { AcceptOptions, Control, IncomingStream, IncomingStreams } from '../../src/index.ts'
 import type { Node } from '../fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
 
@@ -115,49 +116,64 @@ function heldBytes (node: Node, except?: Stream): { queued: number, before: numb
   return held
 }
 
+/** A stream whose remote sends `total` bytes as fast as it can, yielded from lane `fresh` of a new `accept` */
+interface FastStream {
+  incoming: IncomingStreams
+  item: IncomingStream
+  opener: Control
+  /** The sender's outcome: undefined, or the error it failed with */
+  sending: Promise<Error | undefined>
+  checker: Checker
+  /** The error the stream closed with at the acceptor, if it did */
+  closeError(): Error | undefined
+}
+
+async function acceptFastSender (listener: Node, dialer: Node, total: number, options: AcceptOptions): Promise<FastStream> {
+  const incoming = listener.services.stream.newControl().accept(PROTOCOL, options)
+  const opener = dialer.services.stream.newControl()
+  const s = await opener.openStream(listener.peerId, PROTOCOL)
+  const sending = sendFast(s, total).then(() => undefined, (err: Error) => err)
+  const { value: item } = await nextWithin(incoming.lane('fresh'))
+
+  if (item == null) {
+    throw new Error('no stream')
+  }
+
+  let closeError: Error | undefined
+  item.stream.addEventListener('close', (evt) => { closeError = evt.error })
+
+  return { incoming, item, opener, sending, checker: new Checker(item.stream), closeError: () => closeError }
+}
+
+/** What the remote may still send: what the node may have to hold for the stream once it is paused */
+function granted (s: Stream): number {
+  return s.readBufferLength + (windowLeft(s) ?? 0)
+}
+
 describe('fault: a stream moved after the application read from it', function () {
   this.timeout(60_000)
 
   let listener: Node
   let dialer: Node
-  let stop: () => Promise<void>
 
-  beforeEach(async () => {
-    ({ listener, dialer, stop } = await createPair('tcp'))
-  })
-
-  afterEach(async () => {
-    await stop()
-  })
+  pairPerTest('tcp', pair => { ({ listener, dialer } = pair) })
 
   it('with maxQueuedBytes 32 MiB, a fast sender loses nothing when the application reads 24 MiB, moves the stream and reads the rest 300 ms later', async () => {
     const total = 48 * MiB
     const before = 24 * MiB
     const budget = 32 * MiB
-    const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
+    const { incoming, item, sending, checker, closeError } = await acceptFastSender(listener, dialer, total, {
       maxQueuedBytes: budget,
       lanes: {
         fresh: { backlog: 4 },
         later: { backlog: 4, match: () => false }
       }
     })
-    const s = await dialer.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
-    const sending = sendFast(s, total).then(() => undefined, (err: Error) => err)
-
-    const { value: item } = await nextWithin(incoming.lane('fresh'))
-
-    if (item == null) {
-      throw new Error('no stream')
-    }
-
-    let closeError: Error | undefined
-    item.stream.addEventListener('close', (evt) => { closeError = evt.error })
 
     // the application reads, and yamux grows the window as the bytes arrive
-    const checker = new Checker(item.stream)
     await checker.readUntil(before)
-    // what the remote may still send: what the node may have to hold for it, reserved at the move
-    const granted = item.stream.readBufferLength + (windowLeft(item.stream) ?? 0)
+    // reserved at the move
+    const reserved = granted(item.stream)
     incoming.move(item, 'later')
     let peakHeld = item.stream.readBufferLength
     let peakQueued = 0
@@ -184,10 +200,10 @@ describe('fault: a stream moved after the application read from it', function ()
     const stats = incoming.stats()
     // eslint-disable-next-line no-console
     console.log('      granted at move %s KiB, held at peak while moved %s KiB (queuedBytes %s KiB), read %s MiB before the move and %s MiB in all',
-      (granted / 1024).toFixed(0), (peakHeld / 1024).toFixed(0), (peakQueued / 1024).toFixed(0),
+      (reserved / 1024).toFixed(0), (peakHeld / 1024).toFixed(0), (peakQueued / 1024).toFixed(0),
       (readAtMove / MiB).toFixed(1), (checker.received / MiB).toFixed(1))
 
-    expect(closeError?.message).to.equal(undefined)
+    expect(closeError()?.message).to.equal(undefined)
     expect(failure?.message).to.equal(undefined)
     expect(sent).to.equal(undefined)
     expect(checker.firstWrong).to.equal(-1)
@@ -196,10 +212,10 @@ describe('fault: a stream moved after the application read from it', function ()
     expect(item.stream.status).to.not.equal('reset')
     expect(item.stream.status).to.not.equal('aborted')
     // the node held no more than the remote had been granted, within the budget, and yamux grants at most 16 MiB
-    expect(peakHeld).to.be.at.most(granted)
+    expect(peakHeld).to.be.at.most(reserved)
     expect(peakQueued).to.be.at.most(budget)
     // yamux grants at most 16 MiB; the buffered part is under libp2p's 4 MiB read buffer limit
-    expect(granted).to.be.at.most(16 * MiB + 4 * MiB)
+    expect(reserved).to.be.at.most(16 * MiB + 4 * MiB)
     expect(stats.dropped).to.equal(0)
     expect(stats.moved).to.equal(1)
     incoming.close()
@@ -207,26 +223,15 @@ describe('fault: a stream moved after the application read from it', function ()
   it('with the default maxQueuedBytes (8 MiB), the same move() is refused (bytes-limit) and leaves the stream to its reader, which reads every byte in order', async () => {
     const total = 48 * MiB
     const before = 24 * MiB
-    const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
+    const { incoming, item, sending, checker, closeError } = await acceptFastSender(listener, dialer, total, {
       lanes: {
         fresh: { backlog: 4 },
         later: { backlog: 4, match: () => false }
       }
     })
-    const s = await dialer.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
-    const sending = sendFast(s, total).then(() => undefined, (err: Error) => err)
-    const { value: item } = await nextWithin(incoming.lane('fresh'))
 
-    if (item == null) {
-      throw new Error('no stream')
-    }
-
-    let closeError: Error | undefined
-    item.stream.addEventListener('close', (evt) => { closeError = evt.error })
-
-    const checker = new Checker(item.stream)
     await checker.readUntil(before)
-    const granted = item.stream.readBufferLength + (windowLeft(item.stream) ?? 0)
+    const wanted = granted(item.stream)
     let refused: unknown
 
     try {
@@ -242,7 +247,7 @@ describe('fault: a stream moved after the application read from it', function ()
     expect((refused as Error).message).to.include(`${8 * MiB}`).and.to.include('maxQueuedBytes')
 
     // left as it was: open, not paused, in no lane, still read by its reader
-    expect(granted).to.be.greaterThan(8 * MiB)
+    expect(wanted).to.be.greaterThan(8 * MiB)
     expect(item.stream.status).to.equal('open')
     expect(item.stream.readStatus).to.equal('readable')
     let stats = incoming.stats()
@@ -252,9 +257,9 @@ describe('fault: a stream moved after the application read from it', function ()
     stats = incoming.stats()
     // eslint-disable-next-line no-console
     console.log('      granted at the refused move %s KiB; read %s MiB before it and %s MiB in all',
-      (granted / 1024).toFixed(0), (before / MiB).toFixed(1), (checker.received / MiB).toFixed(1))
+      (wanted / 1024).toFixed(0), (before / MiB).toFixed(1), (checker.received / MiB).toFixed(1))
 
-    expect(closeError?.message).to.equal(undefined)
+    expect(closeError()?.message).to.equal(undefined)
     expect(await sending).to.equal(undefined)
     expect(checker.firstWrong).to.equal(-1)
     expect(checker.received).to.equal(total)
@@ -264,20 +269,13 @@ describe('fault: a stream moved after the application read from it', function ()
   })
   it('a stream moved again while it waits, to a lane whose reader is waiting, reaches that reader resumed and delivers everything', async () => {
     const total = MiB
-    const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
+    const { incoming, item, sending, checker } = await acceptFastSender(listener, dialer, total, {
       lanes: {
         fresh: { backlog: 4 },
         held: { backlog: 4, match: () => false },
         served: { backlog: 4, match: () => false }
       }
     })
-    const s = await dialer.services.stream.newControl().openStream(listener.peerId, PROTOCOL)
-    const sending = sendFast(s, total).then(() => undefined, (err: Error) => err)
-    const { value: item } = await nextWithin(incoming.lane('fresh'))
-
-    if (item == null) {
-      throw new Error('no stream')
-    }
 
     // paused in `held`, then moved on before it was yielded, straight to a waiting reader
     incoming.move(item, 'held')
@@ -289,7 +287,6 @@ describe('fault: a stream moved after the application read from it', function ()
     expect(served?.stream).to.equal(item.stream)
     expect(item.stream.readStatus).to.not.equal('paused')
 
-    const checker = new Checker(item.stream)
     const timeout = AbortSignal.timeout(5_000)
     await Promise.race([
       checker.readUntil(Infinity),
@@ -307,7 +304,7 @@ describe('fault: a stream moved after the application read from it', function ()
   it('fresh streams flooding in while a moved stream holds its reservation are the ones reset: the accept\'s streams hold at most maxQueuedBytes, and the moved stream delivers everything', async () => {
     const total = 40 * MiB
     const budget = 24 * MiB
-    const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
+    const { incoming, item, opener, sending, checker, closeError } = await acceptFastSender(listener, dialer, total, {
       maxQueuedBytes: budget,
       maxInboundStreams: 256,
       lanes: {
@@ -315,21 +312,9 @@ describe('fault: a stream moved after the application read from it', function ()
         later: { backlog: 4, match: () => false }
       }
     })
-    const opener = dialer.services.stream.newControl()
-    const s = await opener.openStream(listener.peerId, PROTOCOL)
-    const sending = sendFast(s, total).then(() => undefined, (err: Error) => err)
-    const { value: item } = await nextWithin(incoming.lane('fresh'))
 
-    if (item == null) {
-      throw new Error('no stream')
-    }
-
-    let closeError: Error | undefined
-    item.stream.addEventListener('close', (evt) => { closeError = evt.error })
-
-    const checker = new Checker(item.stream)
     await checker.readUntil(16 * MiB)
-    const granted = item.stream.readBufferLength + (windowLeft(item.stream) ?? 0)
+    const reserved = granted(item.stream)
     incoming.move(item, 'later')
 
     // 96 streams from the same peer, each writing 1 MiB: 256 KiB each reaches the node while they wait,
@@ -372,16 +357,16 @@ describe('fault: a stream moved after the application read from it', function ()
     const movedHeld = item.stream.readBufferLength
     // eslint-disable-next-line no-console
     console.log('      reserved at move %s KiB, moved stream holds %s KiB; the accept\'s streams held at peak %s KiB (queuedBytes peak %s KiB) of a %s KiB budget, unnegotiated streams at peak %s KiB; bytes-limit drops %d, opens reset %d',
-      (granted / 1024).toFixed(0), (movedHeld / 1024).toFixed(0), (peak / 1024).toFixed(0), (peakQueuedBytes / 1024).toFixed(0),
+      (reserved / 1024).toFixed(0), (movedHeld / 1024).toFixed(0), (peak / 1024).toFixed(0), (peakQueuedBytes / 1024).toFixed(0),
       (budget / 1024).toFixed(0), (peakBefore / 1024).toFixed(0), stats.dropReasons['bytes-limit'], reset)
 
     // the moved stream keeps its reservation; the fresh ones share what is left, and are what gets reset
-    expect(closeError?.message).to.equal(undefined)
+    expect(closeError()?.message).to.equal(undefined)
     expect(item.stream.status).to.equal('open')
     expect(stats.lanes.later.queued).to.equal(1)
     expect(stats.dropReasons['bytes-limit']).to.be.greaterThan(0)
     expect(stats.dropped).to.equal(stats.lanes.fresh.dropped)
-    expect(movedHeld).to.be.at.most(granted)
+    expect(movedHeld).to.be.at.most(reserved)
     expect(peakQueuedBytes).to.be.at.most(budget)
     expect(peak).to.be.at.most(budget)
 
@@ -389,7 +374,7 @@ describe('fault: a stream moved after the application read from it', function ()
     expect(again?.stream).to.equal(item.stream)
     await checker.readUntil(Infinity)
 
-    expect(closeError?.message).to.equal(undefined)
+    expect(closeError()?.message).to.equal(undefined)
     expect(await sending).to.equal(undefined)
     expect(checker.firstWrong).to.equal(-1)
     expect(checker.received).to.equal(total)
