@@ -29,7 +29,12 @@ if (spawnSync('valgrind', ['--version']).status !== 0) {
   process.exit(1)
 }
 
-/** Runs `opens` opens of `side` under cachegrind and returns its totals */
+/**
+ * Runs `opens` opens of `side` under cachegrind and returns its totals
+ *
+ * @param side - 'stream' or 'raw'
+ * @param opens - how many open + echo + close to run
+ */
 function count (side, opens) {
   return new Promise((resolve, reject) => {
     const child = spawn('valgrind', [

@@ -3,7 +3,7 @@ import { OpenStreamError } from '../errors.ts'
 import { fixStream, openAfterFirstStream } from '../libp2p-fixes/index.ts'
 import { resolveOpen } from '../options.ts'
 import type { Registry } from '../registry.ts'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Connection, DialTarget, NewStreamOptions, Stream } from '@libp2p/interface'
 
 /**
  * Opens a stream to `target` for the first of `protocol` the remote supports,
@@ -61,22 +61,8 @@ export async function openStream (registry: Registry, target: unknown, protocol:
       // negotiateFully is passed on, but js-libp2p 3.x negotiates fully
       // whatever it says, so the first-stream guard applies either way
       const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully }
-      let stream: Stream
-
-      try {
-        // waits for multistream-select to agree on a protocol
-        stream = await openAfterFirstStream(connection, newStreamOptions, protocols)
-      } catch (err: any) {
-        // libp2p can still list a connection whose muxer has just closed; a
-        // connection found rather than given or dialled gets one fresh dial
-        if (reused == null || given != null || !isClosed(err) || controller.signal.aborted) {
-          throw err
-        }
-
-        registry.log('connection %s to %p closed under the open, dialling again', connection.id, connection.remotePeer)
-        connection = await registry.components.connectionManager.openConnection(dialTarget, { signal: controller.signal, force: true })
-        stream = await openAfterFirstStream(connection, newStreamOptions, protocols)
-      }
+      const found = given == null && reused != null
+      const stream = await negotiate(registry, connection, found, dialTarget, newStreamOptions, protocols)
 
       // the remote may reset a stream it cannot take (a full backlog) as soon
       // as it has agreed on the protocol; one that already did is no open
@@ -138,6 +124,26 @@ function abortError (message: string, signal?: AbortSignal): AbortError {
   }
 
   return err
+}
+
+/**
+ * Waits for multistream-select to agree on one of `protocols` on
+ * `connection`. libp2p can still list a connection whose muxer has just
+ * closed: one that was `found` (not given, not dialled) gets one fresh dial.
+ */
+async function negotiate (registry: Registry, connection: Connection, found: boolean, target: DialTarget, options: NewStreamOptions & { signal: AbortSignal }, protocols: string[]): Promise<Stream> {
+  try {
+    return await openAfterFirstStream(connection, options, protocols)
+  } catch (err: any) {
+    if (!found || !isClosed(err) || options.signal.aborted) {
+      throw err
+    }
+
+    registry.log('connection %s to %p closed under the open, dialling again', connection.id, connection.remotePeer)
+    const fresh = await registry.components.connectionManager.openConnection(target, { signal: options.signal, force: true })
+
+    return openAfterFirstStream(fresh, options, protocols)
+  }
 }
 
 /**

@@ -42,8 +42,12 @@ async function flood (listener: Node, dialer: Node, incoming: IncomingStreams, c
         const s: Opened = await openOrDropped(async () => opener.openStream(target, PROTOCOL))
 
         if (!(s instanceof Error) && s.status === 'open') {
-          // the listener may reset it at any moment: then the write fails, as it should
-          try { s.send(payload) } catch {}
+          // the listener may reset it at any moment
+          try {
+            s.send(payload)
+          } catch {
+            // reset by the listener meanwhile: the write fails, as it should
+          }
         }
       }
     }))
