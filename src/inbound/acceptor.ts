@@ -269,7 +269,7 @@ export class Acceptor {
   /** A queued stream closed: its remote reset it, or its connection went */
   private leave ({ entry, lane }: Place, evt: StreamCloseEvent): void {
     // a moved stream was counted when it was first yielded
-    const reason = this.ledger.gone(entry.item.stream, entry.item.connection, evt, !entry.moved)
+    const reason = this.ledger.gone(entry.item.stream, entry.item.connection, evt, entry.moved)
 
     if (!entry.moved) {
       lane.countGone()

@@ -34,6 +34,8 @@ export interface Drop {
 export class Ledger {
   arrived = 0
   accepted = 0
+  /** Moved streams that left their lane unyielded again, without a reset by us */
+  movedGone = 0
   readonly dropReasons = Object.fromEntries(DROP_REASONS.map(r => [r, 0])) as Record<DropReason, number>
   readonly goneReasons = Object.fromEntries(GONE_REASONS.map(r => [r, 0])) as Record<GoneReason, number>
   private readonly init: LedgerInit
@@ -57,11 +59,12 @@ export class Ledger {
   }
 
   /**
-   * Why a queued stream closed by itself, counted when `count`: its remote
-   * reset it, or its transport went away (nothing here closes a queued
-   * stream's write side, so a clean close means that), or something failed.
+   * Why a queued stream closed by itself: its remote reset it, or its
+   * transport went away (nothing here closes a queued stream's write side,
+   * so a clean close means that), or something failed. Counted by reason, or
+   * in `movedGone` for a `moved` stream, which was accepted already.
    */
-  gone (stream: Stream, connection: Connection, evt: StreamCloseEvent, count: boolean): GoneReason {
+  gone (stream: Stream, connection: Connection, evt: StreamCloseEvent, moved: boolean): GoneReason {
     let reason: GoneReason = 'error'
 
     if (stream.status === 'reset') {
@@ -70,7 +73,9 @@ export class Ledger {
       reason = 'connection-closed'
     }
 
-    if (count) {
+    if (moved) {
+      this.movedGone++
+    } else {
       this.goneReasons[reason]++
     }
 
@@ -89,6 +94,7 @@ export class Ledger {
       dropped: this.dropped,
       gone: this.goneCount,
       requeued,
+      movedGone: this.movedGone,
       moved: laneStats.reduce((total, [, stats]) => total + stats.moved, 0),
       queuedBytes: waiting.bytes,
       dropReasons: { ...this.dropReasons },

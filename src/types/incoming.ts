@@ -82,6 +82,12 @@ export interface IncomingStats {
   gone: number
   /** Streams handed back with `move()` that wait to be yielded again */
   requeued: number
+  /**
+   * Streams handed back with `move()` that left their lane before being
+   * yielded again, without being reset by us: their remote reset them or
+   * their connection closed. Not in `gone`, as they were accepted already.
+   */
+  movedGone: number
   /** Successful `move()` calls */
   moved: number
   /** Bytes the queued streams hold, received while they waited */

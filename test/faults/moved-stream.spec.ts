@@ -14,7 +14,7 @@ import { expect } from 'aegir/chai'
 import { MoveRejectedError } from '../../src/index.ts'
 import { openOrDropped } from '../fixtures/drops.ts'
 import { pairPerTest } from '../fixtures/nodes.ts'
-import { nextWithin } from '../fixtures/wait.ts'
+import { eventually, nextWithin } from '../fixtures/wait.ts'
 import type { AcceptOptions, Control, IncomingStream, IncomingStreams } from '../../src/index.ts'
 import type { Node } from '../fixtures/nodes.ts'
 import type { Stream } from '@libp2p/interface'
@@ -267,6 +267,29 @@ describe('fault: a stream moved after the application read from it', function ()
     expect([stats.moved, stats.dropped]).to.deep.equal([0, 0])
     incoming.close()
   })
+  it('a moved stream whose remote resets it while it waits leaves its lane and counts in movedGone, not in gone', async () => {
+    const { incoming, item, sending } = await acceptFastSender(listener, dialer, 64 * 1024, {
+      lanes: {
+        fresh: { backlog: 4 },
+        later: { backlog: 4, match: () => false }
+      }
+    })
+    expect(await sending).to.equal(undefined)
+
+    incoming.move(item, 'later')
+    expect(incoming.stats().requeued).to.equal(1)
+
+    const [opened] = dialer.getConnections(listener.peerId).flatMap(c => c.streams).filter(s => s.protocol === PROTOCOL)
+    opened.abort(new Error('the remote gives up'))
+
+    await eventually(() => incoming.stats().requeued === 0, 'the moved stream left its lane')
+    const stats = incoming.stats()
+    expect(stats.movedGone).to.equal(1)
+    expect([stats.gone, stats.dropped, stats.accepted, stats.arrived]).to.deep.equal([0, 0, 1, 1])
+    expect(incoming.queued).to.equal(0)
+    incoming.close()
+  })
+
   it('a stream moved again while it waits, to a lane whose reader is waiting, reaches that reader resumed and delivers everything', async () => {
     const total = MiB
     const { incoming, item, sending, checker } = await acceptFastSender(listener, dialer, total, {

@@ -140,17 +140,18 @@ describe('unit: Ledger', () => {
       it(title, () => {
         const l = ledger()
 
-        expect(l.gone(stream, conn, evt, true)).to.equal(reason)
+        expect(l.gone(stream, conn, evt, false)).to.equal(reason)
         expect(l.goneReasons).to.include({ [reason]: 1 })
         expect(l.goneCount).to.equal(1)
       })
     }
 
-    it('tells the reason without counting it when asked not to count (a moved stream)', () => {
+    it('counts a moved stream in movedGone, not in gone (it was accepted already)', () => {
       const l = ledger()
 
-      expect(l.gone(status('reset'), open, failed, false)).to.equal('remote-reset')
+      expect(l.gone(status('reset'), open, failed, true)).to.equal('remote-reset')
       expect(l.goneCount).to.equal(0)
+      expect(l.movedGone).to.equal(1)
     })
   })
 
