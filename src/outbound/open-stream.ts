@@ -61,8 +61,14 @@ export async function openStream (registry: Registry, target: unknown, protocol:
       // negotiateFully is passed on, but js-libp2p 3.x negotiates fully
       // whatever it says, so the first-stream guard applies either way
       const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully }
-      const found = given == null && reused != null
-      const stream = await negotiate(registry, connection, found, dialTarget, newStreamOptions, protocols)
+      let stream: Stream
+
+      try {
+        // waits for multistream-select to agree on a protocol
+        stream = await openAfterFirstStream(connection, newStreamOptions, protocols)
+      } catch (err: any) {
+        stream = await reopen(err, registry, connection, given == null && reused != null, dialTarget, newStreamOptions, protocols)
+      }
 
       // the remote may reset a stream it cannot take (a full backlog) as soon
       // as it has agreed on the protocol; one that already did is no open
@@ -127,23 +133,20 @@ function abortError (message: string, signal?: AbortSignal): AbortError {
 }
 
 /**
- * Waits for multistream-select to agree on one of `protocols` on
- * `connection`. libp2p can still list a connection whose muxer has just
- * closed: one that was `found` (not given, not dialled) gets one fresh dial.
+ * What to do when negotiating on `connection` failed with `err`: libp2p can
+ * still list a connection whose muxer has just closed, so one that was
+ * `found` (not given, not dialled) gets one fresh dial; anything else is
+ * thrown as it is.
  */
-async function negotiate (registry: Registry, connection: Connection, found: boolean, target: DialTarget, options: NewStreamOptions & { signal: AbortSignal }, protocols: string[]): Promise<Stream> {
-  try {
-    return await openAfterFirstStream(connection, options, protocols)
-  } catch (err: any) {
-    if (!found || !isClosed(err) || options.signal.aborted) {
-      throw err
-    }
-
-    registry.log('connection %s to %p closed under the open, dialling again', connection.id, connection.remotePeer)
-    const fresh = await registry.components.connectionManager.openConnection(target, { signal: options.signal, force: true })
-
-    return openAfterFirstStream(fresh, options, protocols)
+async function reopen (err: any, registry: Registry, connection: Connection, found: boolean, target: DialTarget, options: NewStreamOptions & { signal: AbortSignal }, protocols: string[]): Promise<Stream> {
+  if (!found || !isClosed(err) || options.signal.aborted) {
+    throw err
   }
+
+  registry.log('connection %s to %p closed under the open, dialling again', connection.id, connection.remotePeer)
+  const fresh = await registry.components.connectionManager.openConnection(target, { signal: options.signal, force: true })
+
+  return openAfterFirstStream(fresh, options, protocols)
 }
 
 /**
