@@ -56,6 +56,17 @@ export const DEFAULT_LANE = 'default'
 export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024
 
 /**
+ * Bytes a stream handed out may have received ahead of its reader before it
+ * is paused.
+ *
+ * js-yamux's initial stream window: the most a remote may send on a new
+ * stream before the first window update, so a reader that keeps up is never
+ * paused by it, and one that stops holds this much plus the window granted
+ * before the pause.
+ */
+export const DEFAULT_MAX_READ_AHEAD = 256 * 1024
+
+/**
  * How long a stream may wait in a backlog, in ms, before it is reset.
  *
  * Three times js-libp2p's 10 s negotiation timeout: an opener that waited
@@ -63,3 +74,15 @@ export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024
  * holds is one an honest peer cannot use.
  */
 export const DEFAULT_MAX_QUEUE_AGE = 30_000
+
+/**
+ * What a stream waiting in an `accept` holds for itself, in bytes, before any
+ * data: the muxer's stream, its listeners and log, the entry that queues it.
+ *
+ * Measured as heap and array buffers after garbage collection on the
+ * accepting node (`benchmarks/scenarios/memory.js`: 7.4 KiB per queued stream
+ * on libp2p 3.3.11, raw js-libp2p 6.6 KiB), rounded up. Every queued stream is
+ * charged this much of `maxQueuedBytes` on top of what its bytes hold, so the
+ * budget bounds what the queue holds, not just the payload in it.
+ */
+export const QUEUED_STREAM_OVERHEAD = 8 * 1024

@@ -1,5 +1,5 @@
 import { InvalidParametersError, isPeerId } from '@libp2p/interface'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_NEGOTIATION_TIMEOUT } from './constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT } from './constants.ts'
 import { validateCount, validateFlag, validateFunction, validateOptions, validateProtocols, validateSignal, validateTarget, validateTimeout } from './validate.ts'
 import type { AcceptOptions, DroppedStream, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamInit } from './types/index.ts'
 import type { Connection, DialTarget } from '@libp2p/interface'
@@ -31,6 +31,8 @@ export interface ResolvedAccept {
   maxOutboundStreams: number
   maxQueuedBytes: number
   maxQueueAge: number
+  /** From `stream()`'s init: it applies to the streams handed out */
+  maxReadAhead: number
   onDrop?(drop: DroppedStream): void
   signal?: AbortSignal
   runOnLimitedConnection?: boolean
@@ -57,7 +59,8 @@ export function resolveInit (init: unknown): ResolvedInit {
 
   return {
     backlog: validateCount(options.backlog, 'init.backlog', DEFAULT_BACKLOG),
-    maxOutboundStreams: validateCount(options.maxOutboundStreams, 'init.maxOutboundStreams', DEFAULT_MAX_OUTBOUND_STREAMS, 1)
+    maxOutboundStreams: validateCount(options.maxOutboundStreams, 'init.maxOutboundStreams', DEFAULT_MAX_OUTBOUND_STREAMS, 1),
+    maxReadAhead: validateCount(options.maxReadAhead, 'init.maxReadAhead', DEFAULT_MAX_READ_AHEAD, 1)
   }
 }
 
@@ -78,6 +81,7 @@ export function resolveAccept (protocol: unknown, acceptOptions: unknown, init: 
     maxOutboundStreams: validateCount(options.maxOutboundStreams, 'maxOutboundStreams', init.maxOutboundStreams, 1),
     maxQueuedBytes: validateCount(options.maxQueuedBytes, 'maxQueuedBytes', DEFAULT_MAX_QUEUED_BYTES),
     maxQueueAge: validateTimeout(options.maxQueueAge, 'maxQueueAge', DEFAULT_MAX_QUEUE_AGE),
+    maxReadAhead: init.maxReadAhead,
     onDrop: validateFunction(options.onDrop, 'onDrop'),
     signal: validateSignal(options.signal),
     runOnLimitedConnection: validateFlag(options.runOnLimitedConnection, 'runOnLimitedConnection')

@@ -109,7 +109,7 @@ export class Acceptor {
       return
     }
 
-    fixStream(stream)
+    fixStream(stream, this.init.options.maxReadAhead)
 
     const reader = lane.readers.take() ?? this.readers.take()
 

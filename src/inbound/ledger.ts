@@ -83,7 +83,7 @@ export class Ledger {
   }
 
   /** The counters of the whole `accept`, with what waits now and each lane's own */
-  stats (waiting: { size: number, requeued: number, bytes: number }, lanes: ReadonlyArray<{ name: string, stats(): LaneStats }>): IncomingStats {
+  stats (waiting: { size: number, requeued: number, bytes: number, charged: number }, lanes: ReadonlyArray<{ name: string, stats(): LaneStats }>): IncomingStats {
     const requeued = waiting.requeued
     const laneStats = lanes.map(lane => [lane.name, lane.stats()] as const)
 
@@ -97,6 +97,7 @@ export class Ledger {
       movedGone: this.movedGone,
       moved: laneStats.reduce((total, [, stats]) => total + stats.moved, 0),
       queuedBytes: waiting.bytes,
+      heldBytes: waiting.charged,
       dropReasons: { ...this.dropReasons },
       goneReasons: { ...this.goneReasons },
       lanes: Object.fromEntries(laneStats)

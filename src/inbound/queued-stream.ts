@@ -1,4 +1,4 @@
-import { install } from '../libp2p-fixes/index.ts'
+import { MAX_BLOCK, ReadBufferCompactor, install, windowLeft } from '../libp2p-fixes/index.ts'
 import type { LaneEntry } from './lane.ts'
 import type { IncomingStream } from '../types/index.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
@@ -13,26 +13,16 @@ let watching = 0
 const ONCE = { once: true }
 
 /**
- * The receive window a stream's remote may still use: what the muxer granted
- * and the remote has not sent yet. Read from js-yamux's `recvWindowCapacity`
- * (`@chainsafe/libp2p-yamux` 8.0.1; it is not public API); 0 for a muxer
- * that does not expose it.
- */
-function windowLeft (stream: Stream): number {
-  const left = (stream as unknown as { recvWindowCapacity?: unknown }).recvWindowCapacity
-
-  return typeof left === 'number' && Number.isFinite(left) && left > 0 ? left : 0
-}
-
-/**
  * What a stream may hold once it is paused, if its remote sends all it was
- * granted: the bytes it buffers now and the receive window its remote has
- * not used. A moved stream reserves this much of `maxQueuedBytes` while it
- * waits. For a muxer that does not expose its window, only the bytes
- * buffered; what arrives beyond them counts as any queued stream's bytes do.
+ * granted: the bytes it buffers now, the receive window its remote has not
+ * used, and the one block of slack that copying them into blocks may add
+ * (see {@link ReadBufferCompactor}). A moved stream reserves this much of
+ * `maxQueuedBytes` while it waits. For a muxer that does not expose its
+ * window, only the bytes buffered; what arrives beyond them counts as any
+ * queued stream's bytes do.
  */
 export function receivable (stream: Stream): number {
-  return stream.readBufferLength + windowLeft(stream)
+  return stream.readBufferLength + windowLeft(stream) + MAX_BLOCK
 }
 
 /** Every queued stream's `close` listener: one function for all */
@@ -71,12 +61,15 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
   readonly since: number
   /** It was yielded before and handed back with `move()` */
   readonly moved: boolean
-  /** Bytes it holds that arrived from its remote */
+  /** Bytes it buffers that arrived from its remote */
   bytes = 0
+  /** Memory those bytes hold, copied into blocks of its own (see {@link ReadBufferCompactor}) */
+  held = 0
   /** Bytes of `maxQueuedBytes` reserved for it while it waits: what a moved stream may receive once paused; 0 for a new stream */
   readonly reserved: number
   /** Its read buffer limit before it was raised to `reserved`, if it was */
   private readonly bufferLimit?: number
+  private readonly compactor = new ReadBufferCompactor()
   private readonly onBytes: (entry: QueuedStream, delta: number, chargeDelta: number) => void
   private readonly onClose: (entry: QueuedStream, evt: StreamCloseEvent) => void
 
@@ -141,14 +134,14 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
     return stream
   }
 
-  /** What it counts for against `maxQueuedBytes`: its reservation, or the bytes it holds once they are more */
+  /** What its bytes count for against `maxQueuedBytes`: its reservation, or the memory they hold once that is more */
   get charge (): number {
-    return Math.max(this.bytes, this.reserved)
+    return Math.max(this.held, this.reserved)
   }
 
-  /** Bytes it holds beyond its reservation: what evicting it is judged by (all its bytes, for a new stream) */
+  /** Memory its bytes hold beyond its reservation: what evicting it is judged by (all of it, for a new stream) */
   get excess (): number {
-    return Math.max(0, this.bytes - this.reserved)
+    return Math.max(0, this.held - this.reserved)
   }
 
   /** The stream closed while queued */
@@ -156,14 +149,16 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
     this.onClose(this, evt)
   }
 
-  /** Reports a change in the bytes the stream holds */
+  /** Compacts what arrived since the last call, and reports a change in the bytes the stream holds */
   report (): void {
-    const now = this.item.stream.readBufferLength
-    const delta = now - this.bytes
+    const { stream } = this.item
+    const held = this.compactor.compact(stream)
+    const delta = stream.readBufferLength - this.bytes
 
-    if (delta !== 0) {
+    if (delta !== 0 || held !== this.held) {
       const charge = this.charge
-      this.bytes = now
+      this.bytes += delta
+      this.held = held
       this.onBytes(this, delta, this.charge - charge)
     }
   }

@@ -1,3 +1,4 @@
+import { QUEUED_STREAM_OVERHEAD } from '../constants.ts'
 import { Expiry } from './expiry.ts'
 import { QueuedStream } from './queued-stream.ts'
 import type { Lane } from './lane.ts'
@@ -14,6 +15,8 @@ export interface Place {
 export interface WaitingLimits {
   maxQueuedBytes: number
   maxQueueAge: number
+  /** What each waiting stream is charged for itself, on top of its bytes; {@link QUEUED_STREAM_OVERHEAD} unless given */
+  streamOverhead?: number
 }
 
 /** Why the waiting streams gave up a stream: it waited too long, or held the most of too many bytes */
@@ -29,13 +32,15 @@ export class WaitingStreams {
   /** Bytes the waiting streams hold */
   bytes = 0
   /**
-   * What the waiting streams count for against `maxQueuedBytes`: each its
-   * `charge`, the bytes it holds or, for a moved stream, its reservation
-   * while the bytes are fewer. Never less than `bytes`.
+   * What the waiting streams count for against `maxQueuedBytes`: each the
+   * memory it holds for itself (`streamOverhead`) and its `charge`, the
+   * memory its bytes hold or, for a moved stream, its reservation while that
+   * is less. Never less than `bytes`.
    */
   charged = 0
   private readonly places = new Map<Stream, Place>()
   private readonly limits: WaitingLimits
+  private readonly streamOverhead: number
   private readonly expiry: Expiry<Place>
   private readonly onEvict: (place: Place, reason: Eviction, message: string) => void
   private readonly onClose: (place: Place, evt: StreamCloseEvent) => void
@@ -47,6 +52,7 @@ export class WaitingStreams {
    */
   constructor (limits: WaitingLimits, onEvict: (place: Place, reason: Eviction, message: string) => void, onClose: (place: Place, evt: StreamCloseEvent) => void) {
     this.limits = limits
+    this.streamOverhead = limits.streamOverhead ?? QUEUED_STREAM_OVERHEAD
     this.onEvict = onEvict
     this.onClose = onClose
     this.expiry = new Expiry(limits.maxQueueAge, () => this.places.values(), place => {
@@ -71,11 +77,16 @@ export class WaitingStreams {
     return count
   }
 
-  /** What is left of `maxQueuedBytes` for a reservation, leaving out what `stream` is charged if it waits already */
+  /**
+   * What is left of `maxQueuedBytes` for the reservation of one more waiting
+   * stream, once it is charged for itself; `stream`, if it waits already,
+   * counts as not waiting
+   */
   left (stream?: Stream): number {
-    const own = stream == null ? 0 : (this.places.get(stream)?.entry.charge ?? 0)
+    const entry = stream == null ? undefined : this.places.get(stream)?.entry
+    const own = entry == null ? 0 : this.streamOverhead + entry.charge
 
-    return this.limits.maxQueuedBytes - this.charged + own
+    return this.limits.maxQueuedBytes - this.charged + own - this.streamOverhead
   }
 
   /** Where `stream` waits, if it does */
@@ -111,8 +122,8 @@ export class WaitingStreams {
       }
     })
 
-    // the constructor reported its bytes as a charge on top of the reservation
-    this.charged += entry.reserved
+    // the constructor reported its bytes as a charge on top of this
+    this.charged += this.streamOverhead + entry.reserved
     lane.add(entry, moved)
     this.places.set(item.stream, { entry, lane })
     this.expiry.watch(entry.since)
@@ -124,7 +135,7 @@ export class WaitingStreams {
     lane.remove(entry)
     this.places.delete(entry.item.stream)
     this.bytes -= entry.bytes
-    this.charged -= entry.charge
+    this.charged -= this.streamOverhead + entry.charge
     entry.release(resume)
 
     return entry.item
@@ -137,7 +148,8 @@ export class WaitingStreams {
 
   /**
    * Keeps what the waiting streams are charged within `maxQueuedBytes` by
-   * evicting the stream holding the most bytes beyond its reservation. A
+   * evicting the stream whose bytes hold the most memory beyond its
+   * reservation (or, when none does, the newest new stream). A
    * moved stream is never evicted for bytes within its reservation: the
    * reservations fit in the budget when they were made, so while the total is
    * over, some stream holds bytes beyond its own.
@@ -152,14 +164,31 @@ export class WaitingStreams {
         }
       }
 
+      // none holds bytes beyond its reservation: the streams themselves are
+      // over the budget (a backlog larger than it allows), so the newest new
+      // stream goes; moved ones had their reservations admitted within it
+      largest ??= this.newest()
+
       if (largest == null) {
-        // only reservations: they were admitted within the budget
         return
       }
 
-      const held = largest.entry.bytes
+      const { bytes, held } = largest.entry
       this.remove(largest, false)
-      this.onEvict(largest, 'bytes-limit', `it held ${held} of the ${this.limits.maxQueuedBytes} bytes queued streams may hold`)
+      this.onEvict(largest, 'bytes-limit', `it held ${held} bytes of memory (${bytes} received) of the ${this.limits.maxQueuedBytes} that queued streams may hold`)
     }
+  }
+
+  /** The stream queued last that was not moved */
+  private newest (): Place | undefined {
+    let found: Place | undefined
+
+    for (const place of this.places.values()) {
+      if (!place.entry.moved) {
+        found = place
+      }
+    }
+
+    return found
   }
 }

@@ -18,18 +18,25 @@
  * | `drain-each-time.ts` | `onDrain()` resolves at once from the second wait on, so writers buffer without bound | `onDrain()` waits for a fresh `drain` each time |
  * | `frame-size.ts` | js-yamux sends data frames as large as the send window; rust-yamux closes the connection over 1 MiB | js-yamux caps its data frames |
  * | `reset-is-an-error.ts` | a reader that starts after a remote reset sees a clean end; `send()` after it throws `StreamStateError`; `close()` can reject with a `StreamAbortEvent` | a late reader, `send()` and `close()` report the reset as an `Error` |
+ * | `compact-read-buffer.ts` | a paused stream keeps each received frame as a chunk of its own, a view that may pin the socket's whole read buffer: one-byte frames hold ~150 bytes each | a paused stream stores what it receives compactly |
+ * | `read-ahead.ts` | a stream's iterator queues every received chunk without limit while the muxer keeps granting window: a reader that stops pulling holds all the remote sends | the iterator applies backpressure |
  * | `early-streams.ts` | more than 10 streams opened before the listener finished setting up a connection abort it (`maxEarlyStreams`) | early streams wait instead of aborting the connection |
  */
 
+import { DEFAULT_MAX_READ_AHEAD } from '../constants.ts'
 import { drainEachTime } from './drain-each-time.ts'
 import { capFrameSize } from './frame-size.ts'
 import { fixed, holdsOwn } from './install.ts'
 import { seeEndWhenReadLate } from './late-reader.ts'
+import { setReadAhead } from './read-ahead.ts'
 import { resetIsAnError } from './reset-is-an-error.ts'
+import { capWindow } from './window.ts'
 import type { Stream } from '@libp2p/interface'
 
+export { MAX_BLOCK, ReadBufferCompactor } from './compact-read-buffer.ts'
 export { openAfterFirstStream } from './early-streams.ts'
 export { install } from './install.ts'
+export { windowLeft } from './window.ts'
 
 /**
  * Applies the per-stream workarounds to a stream this package hands out
@@ -41,12 +48,14 @@ export { install } from './install.ts'
  * Each workaround is installed once per stream class (see `install.ts`), so
  * after the first stream of a class this costs one `WeakSet.add`.
  */
-export function fixStream (stream: Stream): void {
+export function fixStream (stream: Stream, maxReadAhead: number): void {
   if (fixed.has(stream)) {
     return
   }
 
   fixed.add(stream)
+  setReadAhead(stream, maxReadAhead, DEFAULT_MAX_READ_AHEAD)
+  capWindow(stream, stream.maxReadBufferLength)
 
   const proto = Object.getPrototypeOf(stream)
 

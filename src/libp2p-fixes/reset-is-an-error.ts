@@ -1,5 +1,7 @@
 import { StreamResetError } from '@libp2p/interface'
+import { DEFAULT_MAX_READ_AHEAD } from '../constants.ts'
 import { fixed, install } from './install.ts'
+import { ReadAhead } from './read-ahead.ts'
 import type { AbortOptions, Stream } from '@libp2p/interface'
 
 /**
@@ -22,8 +24,13 @@ export function resetIsAnError (stream: Stream): void {
 
 function wrapIterate (iterate: (this: Stream) => AsyncIterator<any>): (this: Stream) => AsyncIterator<any> {
   return function (this: Stream): AsyncIterator<any> {
-    return fixed.has(this) ? new ReportReset(this, iterate) : iterate.call(this)
+    return fixed.has(this) ? new ReportReset(this, boundedIterate) : iterate.call(this)
   }
+}
+
+/** The iteration of a stream this package handed out: with bounded read-ahead */
+function boundedIterate (this: Stream): AsyncIterator<any> {
+  return new ReadAhead(this, DEFAULT_MAX_READ_AHEAD)
 }
 
 function wrapSend (send: (this: Stream, data: unknown) => boolean): (this: Stream, data: unknown) => boolean {

@@ -78,7 +78,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
         })
       }
 
-      fixStream(stream)
+      fixStream(stream, registry.init.maxReadAhead)
       registry.metrics.onOpened(stream.protocol)
       return stream
     } catch (err: any) {

@@ -90,8 +90,16 @@ export interface IncomingStats {
   movedGone: number
   /** Successful `move()` calls */
   moved: number
-  /** Bytes the queued streams hold, received while they waited */
+  /** Bytes the queued streams buffer, received from their remotes */
   queuedBytes: number
+  /**
+   * What the queued streams are charged against `maxQueuedBytes`: the memory
+   * their bytes hold (copied into blocks of their own, so a remote's framing
+   * cannot make them hold more), a moved stream's reservation where that is
+   * more, and the memory each stream holds for itself
+   * (`QUEUED_STREAM_OVERHEAD`). Never more than `maxQueuedBytes`.
+   */
+  heldBytes: number
   /** `dropped`, by reason */
   dropReasons: Record<DropReason, number>
   /** `gone`, by reason */

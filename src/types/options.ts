@@ -38,6 +38,17 @@ export interface StreamInit {
    * @default 1000
    */
   maxOutboundStreams?: number
+
+  /**
+   * Bytes a stream this package hands out (accepted or opened) may have
+   * received and not yet read, while something iterates it. Past this, the
+   * stream is paused, so its muxer stops granting the remote window, until
+   * the reader has taken half; a reader that stops pulling holds at most
+   * this, plus what its remote was granted before the pause.
+   *
+   * @default 256 KiB (see `DEFAULT_MAX_READ_AHEAD`)
+   */
+  maxReadAhead?: number
 }
 
 /**
@@ -103,10 +114,13 @@ export interface AcceptOptions {
   runOnLimitedConnection?: boolean
 
   /**
-   * Bytes all queued streams of this `accept` may hold together, received
-   * from their remotes while they wait. Queued streams are paused, so each
-   * holds at most what its muxer granted before it was queued; past this
-   * budget the queued stream holding the most is reset (`bytes-limit`).
+   * Memory all queued streams of this `accept` may hold together: what they
+   * received from their remotes while they wait, as held in memory (copied
+   * into blocks of their own, whatever the remote's framing), and
+   * `QUEUED_STREAM_OVERHEAD` for each stream itself (`stats().heldBytes`).
+   * Queued streams are paused, so each receives at most what its muxer
+   * granted before it was queued; past this budget the queued stream holding
+   * the most is reset (`bytes-limit`).
    *
    * @default 8 MiB (see `DEFAULT_MAX_QUEUED_BYTES`)
    */

@@ -165,9 +165,9 @@ describe('unit: Ledger', () => {
       { name: 'b', stats: () => ({ backlog: 4, queued: 1, accepted: 0, dropped: 0, moved: 1, gone: 0 }) }
     ]
 
-    const stats = l.stats({ size: 3, requeued: 1, bytes: 99 }, lanes)
+    const stats = l.stats({ size: 3, requeued: 1, bytes: 99, charged: 8291 }, lanes)
 
-    expect(stats).to.deep.include({ arrived: 7, queued: 2, accepted: 1, dropped: 1, gone: 0, requeued: 1, moved: 3, queuedBytes: 99 })
+    expect(stats).to.deep.include({ arrived: 7, queued: 2, accepted: 1, dropped: 1, gone: 0, requeued: 1, moved: 3, queuedBytes: 99, heldBytes: 8291 })
     expect(stats.lanes).to.deep.equal({ a: lanes[0].stats(), b: lanes[1].stats() })
     stats.dropReasons.evicted = 100
     expect(l.dropReasons.evicted).to.equal(1)

@@ -1,12 +1,12 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_NEGOTIATION_TIMEOUT } from '../../src/constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT } from '../../src/constants.ts'
 import { resolveAccept, resolveInit, resolveOpen } from '../../src/options.ts'
 import { randomPeerId } from '../fixtures/peer-id.ts'
 import type { ResolvedInit } from '../../src/options.ts'
 import type { PeerId } from '@libp2p/interface'
 
-const INIT: ResolvedInit = { backlog: DEFAULT_BACKLOG, maxOutboundStreams: DEFAULT_MAX_OUTBOUND_STREAMS }
+const INIT: ResolvedInit = { backlog: DEFAULT_BACKLOG, maxOutboundStreams: DEFAULT_MAX_OUTBOUND_STREAMS, maxReadAhead: DEFAULT_MAX_READ_AHEAD }
 const P = '/test/options/1.0.0'
 
 /** Expects `run` to throw an InvalidParametersError whose message names `parameter` */
@@ -21,12 +21,12 @@ function expectRejected (run: () => unknown, parameter: string): void {
 describe('unit: option resolution', () => {
   describe('resolveInit', () => {
     it('fills in the defaults for missing init', () => {
-      expect(resolveInit(undefined)).to.deep.equal({ backlog: 32, maxOutboundStreams: 1000 })
+      expect(resolveInit(undefined)).to.deep.equal({ backlog: DEFAULT_BACKLOG, maxOutboundStreams: 1000, maxReadAhead: 256 * 1024 })
       expect(resolveInit({})).to.deep.equal(INIT)
     })
 
     it('keeps what is given, a backlog of 0 included', () => {
-      expect(resolveInit({ backlog: 0, maxOutboundStreams: 5 })).to.deep.equal({ backlog: 0, maxOutboundStreams: 5 })
+      expect(resolveInit({ backlog: 0, maxOutboundStreams: 5, maxReadAhead: 1 })).to.deep.equal({ backlog: 0, maxOutboundStreams: 5, maxReadAhead: 1 })
     })
 
     const bad: Array<[string, unknown, string]> = [
@@ -35,6 +35,7 @@ describe('unit: option resolution', () => {
       ['a negative backlog', { backlog: -1 }, 'init.backlog'],
       ['a fractional backlog', { backlog: 2.5 }, 'init.backlog'],
       ['a zero maxOutboundStreams', { maxOutboundStreams: 0 }, 'init.maxOutboundStreams'],
+      ['a zero maxReadAhead', { maxReadAhead: 0 }, 'init.maxReadAhead'],
       ['a string maxOutboundStreams', { maxOutboundStreams: '9' }, 'init.maxOutboundStreams']
     ]
 
@@ -61,7 +62,7 @@ describe('unit: option resolution', () => {
     })
 
     it('takes its defaults from the node\'s init', () => {
-      const resolved = resolveAccept(P, {}, { backlog: 4, maxOutboundStreams: 7 })
+      const resolved = resolveAccept(P, {}, { ...INIT, backlog: 4, maxOutboundStreams: 7 })
 
       expect(resolved.lanes[0]).to.include({ backlog: 4, maxPerPeer: 4 })
       expect(resolved.maxInboundStreams).to.equal(4 + DEFAULT_INBOUND_HEADROOM)
@@ -169,7 +170,7 @@ describe('unit: option resolution', () => {
     })
 
     it('takes maxOutboundStreams from the node\'s init', () => {
-      expect(resolveOpen(target, P, {}, { backlog: 1, maxOutboundStreams: 9 }).maxOutboundStreams).to.equal(9)
+      expect(resolveOpen(target, P, {}, { ...INIT, backlog: 1, maxOutboundStreams: 9 }).maxOutboundStreams).to.equal(9)
     })
 
     it('accepts a multiaddr and a list of multiaddrs as the target', () => {

@@ -60,10 +60,10 @@ function lane (backlog = 16): Lane<IncomingStream> {
 }
 
 /** WaitingStreams that records what it evicts and what closed */
-function waiting (maxQueuedBytes = 1_000, maxQueueAge = 60_000): { streams: WaitingStreams, evicted: Array<[string, Eviction]>, closed: string[] } {
+function waiting (maxQueuedBytes = 1_000, maxQueueAge = 60_000, streamOverhead = 0): { streams: WaitingStreams, evicted: Array<[string, Eviction]>, closed: string[] } {
   const evicted: Array<[string, Eviction]> = []
   const closed: string[] = []
-  const streams = new WaitingStreams({ maxQueuedBytes, maxQueueAge }, (place: Place, reason: Eviction) => {
+  const streams = new WaitingStreams({ maxQueuedBytes, maxQueueAge, streamOverhead }, (place: Place, reason: Eviction) => {
     evicted.push([place.entry.item.stream.id, reason])
   }, (place: Place) => {
     closed.push(place.entry.item.stream.id)
@@ -268,6 +268,25 @@ describe('unit: WaitingStreams', () => {
     expect([streams.bytes, streams.charged]).to.deep.equal([0, 30])
     y.stream.end(new Error('remote reset'))
     expect([streams.size, streams.bytes, streams.charged, streams.left()]).to.deep.equal([0, 0, 0, 100])
+  })
+
+  it('charges each waiting stream its own memory on top of its bytes, and evicts the newest new stream when the streams alone are over the budget', () => {
+    const { streams, evicted } = waiting(99, 60_000, 30)
+    const l = lane()
+    const [moved, a, b, c] = [item('moved'), item('a'), item('b'), item('c')]
+
+    streams.add(l, moved, 'net', true, 10)
+    expect([streams.charged, streams.left()]).to.deep.equal([40, 29])
+    expect(streams.left(moved.stream as unknown as Stream), 'leaving out its own charge').to.equal(69)
+    streams.add(l, a, 'net', false)
+    a.stream.deliver(5)
+    expect(streams.charged).to.equal(75)
+
+    streams.add(l, b, 'net', false)
+    expect(evicted, 'a holds bytes, so it goes first').to.deep.equal([['a', 'bytes-limit']])
+    streams.add(l, c, 'net', false)
+    expect(evicted, 'none holds bytes beyond its reservation: the newest new stream goes, never the moved one').to.deep.equal([['a', 'bytes-limit'], ['c', 'bytes-limit']])
+    expect([streams.size, streams.charged]).to.deep.equal([2, 70])
   })
 
   it('evicts streams older than maxQueueAge as expired (real timers, 30 ms), and stop() ends the timer', async () => {
