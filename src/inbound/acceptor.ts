@@ -1,3 +1,4 @@
+import { StreamCloseEvent, StreamStateError } from '@libp2p/interface'
 import { MoveRejectedError } from '../errors.ts'
 import { fixStream } from '../libp2p-fixes/index.ts'
 import { Lanes } from './lanes.ts'
@@ -13,11 +14,15 @@ import type { Place } from './waiting-streams.ts'
 import type { StreamMetrics } from '../metrics.ts'
 import type { ResolvedAccept } from '../options.ts'
 import type { IncomingStats, IncomingStream } from '../types/index.ts'
-import type { AbortOptions, Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
+import type { AbortOptions, Connection, Logger, Stream } from '@libp2p/interface'
 
 export const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
 
 type Result = IteratorResult<IncomingStream, undefined>
+
+/** How a stream found closed when handled closed, for the ledger: made once, as no event came */
+const CLOSED_UNHANDLED = new StreamCloseEvent(false)
+const FAILED_UNHANDLED = new StreamCloseEvent(false, new StreamStateError('The stream failed before it was handled'))
 
 /** What an acceptor needs from the registry that created it */
 export interface AcceptorInit {
@@ -82,6 +87,14 @@ export class Acceptor {
    */
   readonly handle = (stream: Stream, connection: Connection): void => {
     this.ledger.arrived++
+
+    if (stream.status !== 'open') {
+      // reset or closed between the negotiation and this call (libp2p awaits
+      // its peer store in between): no close event will come to unqueue it
+      const reason = this.ledger.gone(stream, connection, stream.status === 'aborted' ? FAILED_UNHANDLED : CLOSED_UNHANDLED, false)
+      stream.log('%s before it was handled: %s', stream.status, reason)
+      return
+    }
 
     if (this.closed) {
       // negotiation began before the protocol was deregistered

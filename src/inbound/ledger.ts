@@ -59,9 +59,9 @@ export class Ledger {
   }
 
   /**
-   * Why a queued stream closed by itself: its remote reset it, or its
-   * transport went away (nothing here closes a queued stream's write side,
-   * so a clean close means that), or something failed. Counted by reason, or
+   * Why a stream closed by itself, queued or before it was handled: its
+   * remote reset it, or its transport went away (nothing here closes such a
+   * stream's write side, so a clean close means that), or something failed. Counted by reason, or
    * in `movedGone` for a `moved` stream, which was accepted already.
    */
   gone (stream: Stream, connection: Connection, evt: StreamCloseEvent, moved: boolean): GoneReason {

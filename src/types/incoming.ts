@@ -37,7 +37,8 @@ export interface LaneStats {
 export type DropReason = 'backlog-full' | 'evicted' | 'peer-limit' | 'stream-limit' | 'bytes-limit' | 'expired' | 'match-error' | 'closed'
 
 /**
- * Why a queued stream left without being yielded or dropped:
+ * Why a stream left without being yielded or dropped, while queued or
+ * before it was handled (closed between the negotiation and the handler):
  * - `remote-reset`: its opener reset it (gave up)
  * - `connection-closed`: its connection closed
  * - `error`: it failed for another reason, such as a muxer error
@@ -78,7 +79,11 @@ export interface IncomingStats {
   accepted: number
   /** Streams reset without being yielded */
   dropped: number
-  /** Streams that left the queue unyielded, without being reset by us */
+  /**
+   * Streams that left unyielded without being reset by us: from the queue,
+   * or before they reached a lane (closed between the negotiation and the
+   * handler, so in no lane's `gone`)
+   */
   gone: number
   /** Streams handed back with `move()` that wait to be yielded again */
   requeued: number

@@ -107,7 +107,9 @@ export interface AcceptOptions {
   maxOutboundStreams?: number
 
   /**
-   * Accept streams on limited connections, such as relayed ones.
+   * Accept streams on limited connections, such as relayed ones. A relayed
+   * connection whose relay set no limits is not limited: `false` does not
+   * keep it out.
    *
    * @default false
    */

@@ -2,8 +2,9 @@
  * Attack: peer ids cost nothing. 200 ids from one network flood one public
  * `accept` while an honest peer from another network uses it. With fairness
  * by peer id alone (0.1.0) the honest peer's success fell to 61–69 %. Bound:
- * slots are shared by network group (IPv4 /24, IPv6 /48, relay), so the
- * honest peer keeps ≥ 95 % with default options. Loopback gives the two
+ * slots are shared by network group (IPv4 /24, IPv6 /48, a relayed
+ * connection by its relay's address), so the honest peer keeps ≥ 95 % with
+ * default options. Loopback gives the two
  * networks: the flood comes over 127.0.0.1, the honest peer over ::1.
  */
 import { multiaddr } from '@multiformats/multiaddr'
