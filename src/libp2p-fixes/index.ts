@@ -10,9 +10,13 @@
  * of a wrapped method (`addEventListener` only for `remoteCloseWrite`, `send`
  * only after a reset, `handleWindowUpdate` only past 1 MiB).
  *
- * Each names the versions it was seen on and what lets it be deleted:
+ * Each names the versions it was seen on and what lets it be deleted. The
+ * members of libp2p's classes that are no public API and that a workaround
+ * reads or replaces are checked on the installed versions by
+ * `test/libp2p-internals.spec.ts`, which fails naming the workaround when one
+ * is gone:
  *
- * | file | behaviour (seen on libp2p 3.3.11, `@libp2p/utils` 7.x, `@chainsafe/libp2p-yamux` 8.0.1) | delete when |
+ * | file | behaviour (seen on libp2p 3.3.11, `@libp2p/utils` 7.x, `@libp2p/yamux` 8.0.3) | delete when |
  * | --- | --- | --- |
  * | `late-reader.ts` | `remoteCloseWrite` fires once, so a reader that starts after the remote half-closed never sees the end | a listener added after the half-close is told of it |
  * | `drain-each-time.ts` | `onDrain()` resolves at once from the second wait on, so writers buffer without bound | `onDrain()` waits for a fresh `drain` each time |
