@@ -49,4 +49,22 @@ describe(`libp2p internals the workarounds rely on (installed: @libp2p/yamux ${i
     opened.send(new Uint8Array(1000))
     await eventually(() => (accepted as any).recvWindowCapacity < full, 'recvWindowCapacity fell')
   })
+
+  it('reset-code.ts: a yamux stream resets through sendReset() and sendFrame(), and has a numeric streamId', () => {
+    for (const stream of [opened, accepted]) {
+      expect(hasMethod(stream, 'sendReset'), 'YamuxStream.sendReset').to.be.true()
+      expect(hasMethod(stream, 'sendFrame'), 'YamuxStream.sendFrame').to.be.true()
+      expect((stream as any).streamId, 'YamuxStream.streamId').to.be.a('number')
+    }
+  })
+
+  it('reset-code.ts: a yamux connection carries its muxer, with handleStreamMessage() and a streams list', () => {
+    const [connection] = dialer.getConnections(listener.peerId)
+    const muxer = (connection as any).muxer
+
+    expect(typeof muxer, 'Connection.muxer').to.equal('object')
+    expect(muxer, 'Connection.muxer').to.not.be.null()
+    expect(hasMethod(muxer, 'handleStreamMessage'), 'YamuxMuxer.handleStreamMessage').to.be.true()
+    expect(muxer.streams, 'YamuxMuxer.streams').to.be.an('array').that.includes(opened)
+  })
 })

@@ -109,7 +109,7 @@ export class Acceptor {
       return
     }
 
-    fixStream(stream)
+    fixStream(stream, connection)
 
     const reader = lane.readers.take() ?? this.readers.take()
 

@@ -22,32 +22,50 @@
  * | `drain-each-time.ts` | `onDrain()` resolves at once from the second wait on, so writers buffer without bound | `onDrain()` waits for a fresh `drain` each time |
  * | `frame-size.ts` | js-yamux sends data frames as large as the send window; rust-yamux closes the connection over 1 MiB | js-yamux caps its data frames |
  * | `reset-is-an-error.ts` | a reader that starts after a remote reset sees a clean end; `send()` after it throws `StreamStateError`; `close()` can reject with a `StreamAbortEvent` | a late reader, `send()` and `close()` report the reset as an `Error` |
+ * | `reset-code.ts` | js-yamux (`@libp2p/yamux` 8.0.3) resets with code 0 and drops the code of a reset it receives; go-libp2p sends and reads one (libp2p/specs#622) | js-yamux sends the code given to `abort()` and reports the one it receives |
  * | `early-streams.ts` | more than 10 streams opened before the listener finished setting up a connection abort it (`maxEarlyStreams`) | early streams wait instead of aborting the connection |
  */
 
 import { drainEachTime } from './drain-each-time.ts'
+import { openAfterFirstStream as openFirstThenOthers } from './early-streams.ts'
 import { capFrameSize } from './frame-size.ts'
 import { fixed, holdsOwn } from './install.ts'
 import { seeEndWhenReadLate } from './late-reader.ts'
+import { readResetCodes } from './reset-code.ts'
 import { resetIsAnError } from './reset-is-an-error.ts'
-import type { Stream } from '@libp2p/interface'
+import type { Connection, NewStreamOptions, Stream } from '@libp2p/interface'
 
-export { openAfterFirstStream } from './early-streams.ts'
 export { install } from './install.ts'
+export { remoteReset, resetWithCode } from './reset-code.ts'
+
+/**
+ * Opens a stream for `protocols` on `connection` (see `early-streams.ts`),
+ * reading the codes of resets on the connection (see `reset-code.ts`).
+ */
+export function openAfterFirstStream (connection: Connection, options: NewStreamOptions & { signal: AbortSignal }, protocols: string[]): Promise<Stream> {
+  readResetCodes(connection)
+
+  return openFirstThenOthers(connection, options, protocols)
+}
 
 /**
  * Applies the per-stream workarounds to a stream this package hands out
  * (accepted or opened): a late reader sees the remote's half-close,
  * `onDrain()` waits every time, and data frames stay within what every yamux
  * accepts, and a remote reset is an error on every later read, write and
- * close. Each touches only this stream.
+ * close, carrying the reset code when `connection`'s muxer reads codes. Each
+ * touches only this stream.
  *
  * Each workaround is installed once per stream class (see `install.ts`), so
  * after the first stream of a class this costs one `WeakSet.add`.
  */
-export function fixStream (stream: Stream): void {
+export function fixStream (stream: Stream, connection?: Connection): void {
   if (fixed.has(stream)) {
     return
+  }
+
+  if (connection != null) {
+    readResetCodes(connection)
   }
 
   fixed.add(stream)
