@@ -3,9 +3,9 @@
 // libp2p-stream: one accepts, the other opens streams, and a summary is printed.
 //
 // Run with `npm start` (it builds the package first).
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
+import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
 import * as lp from 'it-length-prefixed'
 import { createLibp2p } from 'libp2p'
 import { stream } from '../dist/src/index.js'

@@ -13,9 +13,9 @@
 //
 // Run (Node 22+): npm run build && node examples/request-response.js
 // Exits non-zero when any answer is wrong.
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
+import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
 import * as lp from 'it-length-prefixed'
 import { createLibp2p } from 'libp2p'
 import { stream } from 'libp2p-stream'

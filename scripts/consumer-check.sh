@@ -25,8 +25,8 @@ cat > package.json <<JSON
 JSON
 npm install --no-audit --no-fund --silent "./$tarball" \
   "libp2p@$(version libp2p)" "@libp2p/tcp@$(version @libp2p/tcp)" \
-  "@chainsafe/libp2p-noise@$(version @chainsafe/libp2p-noise)" \
-  "@chainsafe/libp2p-yamux@$(version @chainsafe/libp2p-yamux)" \
+  "@libp2p/noise@$(version @libp2p/noise)" \
+  "@libp2p/yamux@$(version @libp2p/yamux)" \
   "typescript@$("$node" -p "require('$root/node_modules/typescript/package.json').version")" \
   "@types/node@$("$node" -p "require('$root/node_modules/@types/node/package.json').version")"
 

@@ -1,3 +1,4 @@
+import { StreamResetError } from '@libp2p/interface'
 import type { DropReason } from './types/index.ts'
 
 /**
@@ -35,20 +36,50 @@ export class OpenStreamError extends Error {
 
 /**
  * The reason given to `stream.abort()` for an inbound stream that this package
- * reset without yielding it; the opener sees its stream reset. `reason` says
- * why: the backlog was full, the stream was evicted for another peer's, its
- * peer was over `maxPerPeer` or `maxInboundStreams`, or it was still queued
- * when the `accept` ended.
+ * reset without yielding it; the opener sees its stream reset, with `code`
+ * on the wire over yamux. `reason` says why: the backlog was full, the stream
+ * was evicted for another peer's, its peer was over `maxPerPeer` or
+ * `maxInboundStreams`, or it was still queued when the `accept` ended.
  */
 export class StreamDroppedError extends Error {
   static name = 'StreamDroppedError'
 
   /** Why the stream was dropped */
   readonly reason: DropReason
+  /** The reset code sent to the opener (see `DROP_RESET_CODES`) */
+  readonly code: number
 
-  constructor (reason: DropReason, message = `Inbound stream dropped: ${reason}`) {
+  constructor (reason: DropReason, code: number, message = `Inbound stream dropped: ${reason}`) {
     super(message)
     this.name = 'StreamDroppedError'
+    this.reason = reason
+    this.code = code
+  }
+}
+
+/**
+ * The remote reset the stream and said why, with a non-zero reset code (a
+ * go-libp2p peer's `ResetWithError`, or a drop by this package on the remote).
+ * `openStream` rejects with it when the reset came as soon as the protocol was
+ * agreed; reads, `send()` and `close()` throw it when it came later. It is a
+ * `StreamResetError`, so code that catches those catches this too; a reset
+ * without a code is a plain `StreamResetError` as before.
+ */
+export class RemoteResetError extends StreamResetError {
+  static name = 'RemoteResetError'
+
+  /** The reset code, e.g. 0x1002 (`RESOURCE_LIMIT_EXCEEDED`) */
+  readonly code: number
+  /** go-libp2p's name for `code` when it has one (see `LIBP2P_RESET_CODES`) */
+  readonly codeName?: string
+  /** Why the remote dropped the stream, when `code` is one of this package's own (see `DROP_RESET_CODES`) */
+  readonly reason?: DropReason
+
+  constructor (code: number, codeName?: string, reason?: DropReason, message = `The remote reset the stream with code 0x${code.toString(16)}${codeName == null ? '' : ` (${codeName})`}${reason == null ? '' : ` (dropped: ${reason})`}`) {
+    super(message)
+    this.name = 'RemoteResetError'
+    this.code = code
+    this.codeName = codeName
     this.reason = reason
   }
 }

@@ -237,8 +237,8 @@ export function machineInfo () {
       libp2p: packageVersion('../../node_modules/libp2p/package.json'),
       '@libp2p/tcp': packageVersion('../../node_modules/@libp2p/tcp/package.json'),
       '@libp2p/memory': packageVersion('../../node_modules/@libp2p/memory/package.json'),
-      '@chainsafe/libp2p-noise': packageVersion('../../node_modules/@chainsafe/libp2p-noise/package.json'),
-      '@chainsafe/libp2p-yamux': packageVersion('../../node_modules/@chainsafe/libp2p-yamux/package.json')
+      '@libp2p/noise': packageVersion('../../node_modules/@libp2p/noise/package.json'),
+      '@libp2p/yamux': packageVersion('../../node_modules/@libp2p/yamux/package.json')
     }
   }
 }

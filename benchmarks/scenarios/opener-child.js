@@ -3,9 +3,9 @@
 // IPC: { dial: multiaddr } connects, { open: protocol, n } opens n streams
 // (32 at a time) and holds them, { abort: true } resets them all, { stop: true }
 // exits. Each message is answered with { ok: true } or { error }.
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
+import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 

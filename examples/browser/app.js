@@ -2,9 +2,9 @@
 // WebSockets, opens a stream to it with openStream, and accepts the streams
 // the Node peer opens back over the same connection. examples/browser/server.js
 // bundles it with esbuild and serves it.
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
+import { noise } from '@libp2p/noise'
 import { webSockets } from '@libp2p/websockets'
+import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { stream } from 'libp2p-stream'

@@ -122,7 +122,7 @@ export class Acceptor {
       return
     }
 
-    fixStream(stream, this.init.options.maxReadAhead)
+    fixStream(stream, this.init.options.maxReadAhead, connection)
 
     const reader = lane.readers.take() ?? this.readers.take()
 

@@ -1,4 +1,6 @@
 import { StreamDroppedError } from '../errors.ts'
+import { resetWithCode } from '../libp2p-fixes/index.ts'
+import { DROP_RESET_CODES } from '../reset-codes.ts'
 import type { StreamMetrics } from '../metrics.ts'
 import type { DropReason, DroppedStream, GoneReason, IncomingStats, LaneStats } from '../types/index.ts'
 import type { Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
@@ -114,8 +116,9 @@ export class Ledger {
       this.init.metrics.onDropped(stream.protocol, lane, reason)
     }
 
-    this.init.log('resetting stream %s from %p for %s: %s%s', stream.id, connection.remotePeer, stream.protocol, reason, message == null ? '' : ` (${message})`)
-    stream.abort(this.dropError(reason))
+    const err = this.dropError(reason)
+    this.init.log('resetting stream %s from %p for %s: %s (code 0x%s)%s', stream.id, connection.remotePeer, stream.protocol, reason, err.code.toString(16), message == null ? '' : ` (${message})`)
+    resetWithCode(stream, err.code, err)
 
     try {
       this.init.onDrop?.({ reason, peer: connection.remotePeer, connection, protocol: stream.protocol, lane, moved })
@@ -133,7 +136,7 @@ export class Ledger {
     let err = this.dropErrors.get(reason)
 
     if (err == null) {
-      err = new StreamDroppedError(reason, `Inbound stream for ${this.init.protocols.join(', ')} dropped: ${reason}`)
+      err = new StreamDroppedError(reason, DROP_RESET_CODES[reason], `Inbound stream for ${this.init.protocols.join(', ')} dropped: ${reason}`)
       this.dropErrors.set(reason, err)
     }
 

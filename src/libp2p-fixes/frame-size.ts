@@ -23,7 +23,9 @@ interface WindowedStream extends Stream {
  * libp2p's message streams cut outgoing data into frames of `maxMessageSize`
  * bytes, and js-yamux raises that to the whole send window on every window
  * update. Clamping it after each update keeps frames within what every yamux
- * accepts. Streams of other muxers are left alone.
+ * accepts. Streams of other muxers are left alone. Relies on
+ * `YamuxStream.handleWindowUpdate` and `maxMessageSize` (not public API;
+ * checked against `@libp2p/yamux` 8.0.3 by `test/libp2p-internals.spec.ts`).
  */
 export function capFrameSize (stream: Stream): void {
   install(stream, 'handleWindowUpdate', wrapHandleWindowUpdate)

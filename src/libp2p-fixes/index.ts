@@ -10,9 +10,13 @@
  * of a wrapped method (`addEventListener` only for `remoteCloseWrite`, `send`
  * only after a reset, `handleWindowUpdate` only past 1 MiB).
  *
- * Each names the versions it was seen on and what lets it be deleted:
+ * Each names the versions it was seen on and what lets it be deleted. The
+ * members of libp2p's classes that are no public API and that a workaround
+ * reads or replaces are checked on the installed versions by
+ * `test/libp2p-internals.spec.ts`, which fails naming the workaround when one
+ * is gone:
  *
- * | file | behaviour (seen on libp2p 3.3.11, `@libp2p/utils` 7.x, `@chainsafe/libp2p-yamux` 8.0.1) | delete when |
+ * | file | behaviour (seen on libp2p 3.3.11, `@libp2p/utils` 7.x, `@libp2p/yamux` 8.0.3) | delete when |
  * | --- | --- | --- |
  * | `late-reader.ts` | `remoteCloseWrite` fires once, so a reader that starts after the remote half-closed never sees the end | a listener added after the half-close is told of it |
  * | `drain-each-time.ts` | `onDrain()` resolves at once from the second wait on, so writers buffer without bound | `onDrain()` waits for a fresh `drain` each time |
@@ -20,37 +24,56 @@
  * | `reset-is-an-error.ts` | a reader that starts after a remote reset sees a clean end; `send()` after it throws `StreamStateError`; `close()` can reject with a `StreamAbortEvent` | a late reader, `send()` and `close()` report the reset as an `Error` |
  * | `compact-read-buffer.ts` | a paused stream keeps each received frame as a chunk of its own, a view that may pin the socket's whole read buffer: one-byte frames hold ~150 bytes each | a paused stream stores what it receives compactly |
  * | `read-ahead.ts` | a stream's iterator queues every received chunk without limit while the muxer keeps granting window: a reader that stops pulling holds all the remote sends | the iterator applies backpressure |
+ * | `window.ts` | js-yamux grows a stream's window to 16 MiB, beyond libp2p's 4 MiB read buffer limit, so a paused stream can hold 16 MiB or be reset for it | the window and the read buffer limit agree |
+ * | `reset-code.ts` | js-yamux (`@libp2p/yamux` 8.0.3) resets with code 0 and drops the code of a reset it receives; go-libp2p sends and reads one (libp2p/specs#622) | js-yamux sends the code given to `abort()` and reports the one it receives |
  * | `early-streams.ts` | more than 10 streams opened before the listener finished setting up a connection abort it (`maxEarlyStreams`) | early streams wait instead of aborting the connection |
  */
 
 import { DEFAULT_MAX_READ_AHEAD } from '../constants.ts'
 import { drainEachTime } from './drain-each-time.ts'
+import { openAfterFirstStream as openFirstThenOthers } from './early-streams.ts'
 import { capFrameSize } from './frame-size.ts'
 import { fixed, holdsOwn } from './install.ts'
 import { seeEndWhenReadLate } from './late-reader.ts'
 import { setReadAhead } from './read-ahead.ts'
+import { readResetCodes } from './reset-code.ts'
 import { resetIsAnError } from './reset-is-an-error.ts'
 import { capWindow } from './window.ts'
-import type { Stream } from '@libp2p/interface'
+import type { Connection, NewStreamOptions, Stream } from '@libp2p/interface'
 
 export { MAX_BLOCK, ReadBufferCompactor } from './compact-read-buffer.ts'
-export { openAfterFirstStream } from './early-streams.ts'
 export { install } from './install.ts'
+export { remoteReset, resetWithCode } from './reset-code.ts'
 export { windowLeft } from './window.ts'
+
+/**
+ * Opens a stream for `protocols` on `connection` (see `early-streams.ts`),
+ * reading the codes of resets on the connection (see `reset-code.ts`).
+ */
+export function openAfterFirstStream (connection: Connection, options: NewStreamOptions & { signal: AbortSignal }, protocols: string[]): Promise<Stream> {
+  readResetCodes(connection)
+
+  return openFirstThenOthers(connection, options, protocols)
+}
 
 /**
  * Applies the per-stream workarounds to a stream this package hands out
  * (accepted or opened): a late reader sees the remote's half-close,
  * `onDrain()` waits every time, and data frames stay within what every yamux
  * accepts, and a remote reset is an error on every later read, write and
- * close. Each touches only this stream.
+ * close, carrying the reset code when `connection`'s muxer reads codes. Each
+ * touches only this stream.
  *
  * Each workaround is installed once per stream class (see `install.ts`), so
  * after the first stream of a class this costs one `WeakSet.add`.
  */
-export function fixStream (stream: Stream, maxReadAhead: number): void {
+export function fixStream (stream: Stream, maxReadAhead: number, connection?: Connection): void {
   if (fixed.has(stream)) {
     return
+  }
+
+  if (connection != null) {
+    readResetCodes(connection)
   }
 
   fixed.add(stream)

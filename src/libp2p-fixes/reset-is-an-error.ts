@@ -2,6 +2,7 @@ import { StreamResetError } from '@libp2p/interface'
 import { DEFAULT_MAX_READ_AHEAD } from '../constants.ts'
 import { fixed, install } from './install.ts'
 import { ReadAhead } from './read-ahead.ts'
+import { remoteReset } from './reset-code.ts'
 import type { AbortOptions, Stream } from '@libp2p/interface'
 
 /**
@@ -15,6 +16,7 @@ import type { AbortOptions, Stream } from '@libp2p/interface'
  * look like one that answered nothing. Also, `close()` can reject with a
  * `StreamAbortEvent` (not an `Error`) when the remote stops the stream, as
  * QUIC's `STOP_SENDING` does; here it rejects with the event's error.
+ * A reset that carried a code (see `reset-code.ts`) is a `RemoteResetError`.
  */
 export function resetIsAnError (stream: Stream): void {
   install(stream, Symbol.asyncIterator, wrapIterate)
@@ -36,7 +38,7 @@ function boundedIterate (this: Stream): AsyncIterator<any> {
 function wrapSend (send: (this: Stream, data: unknown) => boolean): (this: Stream, data: unknown) => boolean {
   return function (this: Stream, data: unknown): boolean {
     if (this.status === 'reset' && fixed.has(this)) {
-      throw new StreamResetError('Cannot write: the remote reset the stream')
+      throw remoteReset(this) ?? new StreamResetError('Cannot write: the remote reset the stream')
     }
 
     return send.call(this, data)
@@ -136,7 +138,7 @@ class ReportReset implements AsyncIterableIterator<any> {
 
     // the bytes sent before the reset were all delivered; the end was not
     this.finished = true
-    throw new StreamResetError('The remote reset the stream')
+    throw remoteReset(this.stream) ?? new StreamResetError('The remote reset the stream')
   }
 
   private fail (err: unknown): never {

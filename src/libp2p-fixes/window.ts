@@ -3,7 +3,7 @@ import type { Stream } from '@libp2p/interface'
 /**
  * The receive window a stream's remote may still use: what the muxer granted
  * and the remote has not sent yet. Read from js-yamux's `recvWindowCapacity`
- * (`@chainsafe/libp2p-yamux` 8.0.1; it is not public API); 0 for a muxer
+ * (`@libp2p/yamux` 8.0.3; it is not public API); 0 for a muxer
  * that does not expose it. A paused stream can still receive this much.
  */
 export function windowLeft (stream: Stream): number {

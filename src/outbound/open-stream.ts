@@ -1,6 +1,6 @@
 import { AbortError, NotStartedError, StreamResetError, TimeoutError, isPeerId } from '@libp2p/interface'
-import { OpenStreamError } from '../errors.ts'
-import { fixStream, openAfterFirstStream } from '../libp2p-fixes/index.ts'
+import { OpenStreamError, RemoteResetError } from '../errors.ts'
+import { fixStream, openAfterFirstStream, remoteReset } from '../libp2p-fixes/index.ts'
 import { resolveOpen } from '../options.ts'
 import type { Registry } from '../registry.ts'
 import type { Connection, DialTarget, NewStreamOptions, Stream } from '@libp2p/interface'
@@ -73,16 +73,14 @@ export async function openStream (registry: Registry, target: unknown, protocol:
       // the remote may reset a stream it cannot take (a full backlog) as soon
       // as it has agreed on the protocol; one that already did is no open
       if (stream.status !== 'open') {
-        throw new OpenStreamError(`The remote ${stream.status === 'reset' ? 'reset' : 'closed'} the stream for ${stream.protocol} as soon as it was negotiated: it speaks the protocol but would not take this stream (a full backlog, a limit, or an application that gave up on it; the wire carries no reason)`, {
-          cause: stream.status === 'reset' ? new StreamResetError('The remote reset the stream') : undefined
-        })
+        throw notTaken(stream)
       }
 
       fixStream(stream, registry.init.maxReadAhead)
       registry.metrics.onOpened(stream.protocol)
       return stream
     } catch (err: any) {
-      if ((err?.name === 'UnsupportedProtocolError' || err instanceof OpenStreamError) && !controller.signal.aborted) {
+      if (isFinal(err) && !controller.signal.aborted) {
         throw err
       }
 
@@ -97,6 +95,22 @@ export async function openStream (registry: Registry, target: unknown, protocol:
     signal?.removeEventListener('abort', onAbort)
     registry.untrackOpen(controller)
   }
+}
+
+/**
+ * The error for a stream the remote reset or closed as soon as it was
+ * negotiated: a reset that said why is the error a later read would throw
+ * (`RemoteResetError`), anything else an `OpenStreamError`.
+ */
+function notTaken (stream: Stream): Error {
+  return remoteReset(stream) ?? new OpenStreamError(`The remote ${stream.status === 'reset' ? 'reset' : 'closed'} the stream for ${stream.protocol} as soon as it was negotiated: it speaks the protocol but would not take this stream (a full backlog, a limit, or an application that gave up on it; the reset carried no code)`, {
+    cause: stream.status === 'reset' ? new StreamResetError('The remote reset the stream') : undefined
+  })
+}
+
+/** An error that `openStream` rejects with as it is */
+function isFinal (err: any): boolean {
+  return err?.name === 'UnsupportedProtocolError' || err instanceof OpenStreamError || err instanceof RemoteResetError
 }
 
 /**

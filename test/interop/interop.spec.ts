@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
 import * as lp from 'it-length-prefixed'
+import { RemoteResetError } from '../../src/index.ts'
 import { bytes, readAll, writeAll } from '../fixtures/nodes.ts'
-import { BACKLOG, ECHO, LP, NOPE, V1, V2, serveInteropProtocols } from './fixtures/js-server.ts'
+import { BACKLOG, ECHO, LP, NOPE, RESET_CODE, V1, V2, serveInteropProtocols } from './fixtures/js-server.ts'
 import { startPeer } from './fixtures/peer.ts'
 import { EXPECTED_CONNECTION, TRANSPORTS, TRANSPORT_LABELS, connectionKind, createInteropNode } from './fixtures/transports.ts'
 import type { Node } from '../fixtures/nodes.ts'
@@ -13,6 +14,9 @@ import type { Stream } from '@libp2p/interface'
 
 /** Sizes of the length-prefixed messages: 0 B to 64 KiB, both ends included */
 const LP_SIZES = Array.from({ length: 1000 }, (_, i) => Math.round((i * 65536) / 999))
+
+// reset codes cross over yamux; the QUIC transport neither sends nor reads them
+const CARRIES_RESET_CODES = (transport: string): boolean => transport !== 'quic'
 
 /** Writes `data` and half-closes while reading everything back */
 async function echoThrough (stream: Stream, data: Uint8Array): Promise<Uint8Array> {
@@ -131,6 +135,23 @@ for (const transport of TRANSPORTS) {
           .to.eventually.be.rejected.with.property('name', 'UnsupportedProtocolError')
       })
 
+      if (implementation === 'go') {
+        it(CARRIES_RESET_CODES(transport)
+          ? 'reports the code of go\'s ResetWithError: a read after the open fails with RemoteResetError code 0x1003 (RATE_LIMITED)'
+          : 'meets go\'s ResetWithError as a plain end or reset: QUIC here carries no code', async () => {
+          const stream = await node.services.stream.newControl().openStream(peer.multiaddr, RESET_CODE)
+          stream.send(Uint8Array.of(1))
+          const err = await readAll(stream).then(() => undefined, (err: Error) => err)
+
+          if (CARRIES_RESET_CODES(transport)) {
+            expect(err).to.be.an.instanceOf(RemoteResetError)
+            expect(err).to.include({ name: 'RemoteResetError', code: 0x1003, codeName: 'RATE_LIMITED' })
+          } else {
+            expect(err).to.not.be.an.instanceOf(RemoteResetError)
+          }
+        })
+      }
+
       it('dials by peer id once the address is in the peer store, and by multiaddr', async () => {
         const other = await createInteropNode(transport)
 
@@ -199,7 +220,7 @@ for (const transport of TRANSPORTS) {
         expect(await dial('unsupported')).to.include({ ok: true, error: 'unsupported' })
       })
 
-      it('sees 8 of 10 streams reset, not hung, when the libp2p-stream backlog of 2 overflows', async () => {
+      it(`sees 8 of 10 streams reset, not hung, when the libp2p-stream backlog of 2 overflows${implementation === 'go' && CARRIES_RESET_CODES(transport) ? ', each with code 0x1002 (network.StreamError)' : ''}`, async () => {
         const incoming = node.services.stream.newControl().accept(BACKLOG, { backlog: 2 })
 
         try {
@@ -207,6 +228,11 @@ for (const transport of TRANSPORTS) {
           expect(result.ok, JSON.stringify(result)).to.be.true()
           expect(result.outcomes).to.deep.equal({ reset: 8, open: 2 })
           expect(incoming.dropped).to.equal(8)
+
+          if (implementation === 'go') {
+            // go-libp2p's network.StreamError: RESOURCE_LIMIT_EXCEEDED over yamux
+            expect(result.codes).to.deep.equal(CARRIES_RESET_CODES(transport) ? { '0x1002': 8 } : { '0x0': 8 })
+          }
           expect(incoming.queued).to.be.at.most(2)
         } finally {
           incoming.close()

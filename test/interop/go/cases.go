@@ -247,8 +247,19 @@ func isReset(err error) bool {
 	return errors.Is(err, network.ErrReset)
 }
 
+// resetCode is the code a reset carried, in hex ("0x1002"), as go-libp2p
+// reports it (network.StreamError), or "none" when the error has none.
+func resetCode(err error) string {
+	var se *network.StreamError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("0x%x", uint32(se.ErrorCode))
+	}
+	return "none"
+}
+
 // backlogStream opens one backlog stream, writes a byte and waits for what
-// happens. It returns the outcome and how it surfaced.
+// happens. It returns the outcome and how it surfaced; a reset's detail ends
+// with the code it carried.
 func backlogStream(ctx context.Context, h host.Host, p peer.ID) (string, string) {
 	const wait = 5 * time.Second
 	s, err := h.NewStream(ctx, p, protoBacklog)
@@ -258,14 +269,14 @@ func backlogStream(ctx context.Context, h host.Host, p peer.ID) (string, string)
 		case errors.As(err, &notSupported):
 			return "unsupported", "NewStream: " + err.Error()
 		case isReset(err):
-			return "reset", "NewStream: " + err.Error()
+			return "reset", "NewStream: code " + resetCode(err)
 		}
 		return "error", "NewStream: " + err.Error()
 	}
 	defer s.Reset()
 	if _, err := s.Write([]byte{1}); err != nil {
 		if isReset(err) {
-			return "reset", "write: " + err.Error()
+			return "reset", "write: code " + resetCode(err)
 		}
 		return "error", "write: " + err.Error()
 	}
@@ -280,7 +291,7 @@ func backlogStream(ctx context.Context, h host.Host, p peer.ID) (string, string)
 	case isTimeout(err):
 		return "open", "nothing within 5 s"
 	case isReset(err):
-		return "reset", "read: " + err.Error()
+		return "reset", "read: code " + resetCode(err)
 	case err != nil:
 		return "error", "read: " + err.Error()
 	}
@@ -303,9 +314,13 @@ func caseBacklog(ctx context.Context, h host.Host, p peer.ID) map[string]any {
 	wg.Wait()
 	outcomes := map[string]int{}
 	details := map[string]int{}
+	codes := map[string]int{}
 	for _, r := range results {
 		outcomes[r.kind]++
 		details[r.kind+": "+r.detail]++
+		if r.kind == "reset" {
+			codes[r.detail[strings.LastIndex(r.detail, " ")+1:]]++
+		}
 	}
-	return map[string]any{"case": "backlog", "ok": true, "outcomes": outcomes, "details": details}
+	return map[string]any{"case": "backlog", "ok": true, "outcomes": outcomes, "details": details, "codes": codes}
 }

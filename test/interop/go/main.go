@@ -39,6 +39,9 @@ const (
 	protoV2      = protocol.ID("/interop/v/2.0.0")
 	protoBacklog = protocol.ID("/interop/backlog/1.0.0")
 	protoNope    = protocol.ID("/interop/nope/1.0.0")
+	// protoResetCode: the listener reads one byte, then resets the stream with
+	// resetCodeSent (go-libp2p's ResetWithError).
+	protoResetCode = protocol.ID("/interop/reset-code/1.0.0")
 
 	exitFailed  = 1
 	exitUsage   = 2

@@ -21,12 +21,22 @@ const (
 	// backlogHeld is how many backlog streams are kept open (unread); later
 	// ones are reset.
 	backlogHeld = 2
+	// resetCodeSent is the code the reset-code server resets with.
+	resetCodeSent = network.StreamRateLimited
 )
 
 func registerServers(h host.Host) {
 	serve(h, protoEcho, serveEcho)
 	serve(h, protoLP, serveLP)
 	serve(h, protoV1, serveVersion)
+
+	// Resets each stream with a code once its first byte has arrived, so the
+	// opener meets the code on a read after its open succeeded.
+	h.SetStreamHandler(protoResetCode, func(s network.Stream) {
+		_, _ = s.Read(make([]byte, 1))
+		log.Printf("%s: resetting stream from %s with code 0x%x", protoResetCode, s.Conn().RemotePeer(), resetCodeSent)
+		_ = s.ResetWithError(resetCodeSent)
+	})
 
 	// Backlog emulation for local runs: per remote peer, hold the first
 	// streams unread and reset every later one.
