@@ -36,6 +36,16 @@ export const DEFAULT_MAX_OUTBOUND_STREAMS = 1000
 export const DEFAULT_NEGOTIATION_TIMEOUT = 10_000
 
 /**
+ * How long a whole `openStream` may take, dial and negotiation together, in ms.
+ *
+ * libp2p bounds a dial per address (6 s) and per stage, not as a whole: a
+ * listener that accepts the connection and then says nothing, or sends a byte
+ * now and then, held an open for 18 s. 10 s is libp2p's own `dialTimeout`
+ * and negotiation timeout, now one bound for both.
+ */
+export const DEFAULT_OPEN_TIMEOUT = 10_000
+
+/**
  * multistream-select rejects protocol names longer than this (in bytes,
  * including the trailing newline it adds), so longer names can never be
  * negotiated and are refused up front.

@@ -151,9 +151,18 @@ export interface OpenStreamOptions {
   force?: boolean
 
   /**
+   * How long the whole open may take, the dial and the negotiation together,
+   * before the call rejects with an `OpenStreamError` caused by a
+   * `TimeoutError`, in milliseconds. It applies with or without a `signal`.
+   *
+   * @default 10000
+   */
+  openTimeout?: number
+
+  /**
    * How long protocol negotiation may take before the call rejects with an
-   * `OpenStreamError` caused by a `TimeoutError`, in milliseconds. The dial
-   * itself is bounded by the connection manager's `dialTimeout`.
+   * `OpenStreamError` caused by a `TimeoutError`, in milliseconds; the open
+   * as a whole stays within `openTimeout`.
    *
    * @default 10000
    */
