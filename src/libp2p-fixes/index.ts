@@ -19,16 +19,21 @@
  * | `frame-size.ts` | js-yamux sends data frames as large as the send window; rust-yamux closes the connection over 1 MiB | js-yamux caps its data frames |
  * | `reset-is-an-error.ts` | a reader that starts after a remote reset sees a clean end; `send()` after it throws `StreamStateError`; `close()` can reject with a `StreamAbortEvent` | a late reader, `send()` and `close()` report the reset as an `Error` |
  * | `early-streams.ts` | more than 10 streams opened before the listener finished setting up a connection abort it (`maxEarlyStreams`) | early streams wait instead of aborting the connection |
+ * | `lazy-select.ts` | `@libp2p/multistream-select` 7.0.28 ignores `negotiateFully: false` and waits a round trip before the first write; the lazy path opens on `connection.muxer` and reads the answers in the stream's `onData()` | `negotiateFully: false` pipelines the first write again |
  */
 
 import { drainEachTime } from './drain-each-time.ts'
 import { capFrameSize } from './frame-size.ts'
 import { fixed, holdsOwn } from './install.ts'
 import { seeEndWhenReadLate } from './late-reader.ts'
+import { openLazily as open } from './lazy-select.ts'
 import { resetIsAnError } from './reset-is-an-error.ts'
-import type { Stream } from '@libp2p/interface'
+import type { LazyComponents, LazyOptions } from './lazy-select.ts'
+import type { Connection, Stream } from '@libp2p/interface'
 
-export { openAfterFirstStream } from './early-streams.ts'
+export { openAfterFirstStream, isProven } from './early-streams.ts'
+export { canOpenLazily } from './lazy-select.ts'
+export type { LazyComponents, LazyOptions } from './lazy-select.ts'
 export { install } from './install.ts'
 
 /**
@@ -70,3 +75,12 @@ const PATCHED: readonly PropertyKey[] = ['addEventListener', Symbol.asyncIterato
 
 /** Stream prototypes that have every workaround installed */
 const ready = new WeakSet<object>()
+
+/**
+ * Opens a stream for `protocol` on `connection` lazily (see `lazy-select.ts`):
+ * it resolves before the listener answered, with the workarounds above
+ * applied, and the first write carries the negotiation.
+ */
+export async function openLazily (connection: Connection, protocol: string, components: LazyComponents, options: LazyOptions): Promise<Stream> {
+  return open(connection, protocol, components, options, fixStream)
+}

@@ -1,6 +1,6 @@
 import { AbortError, NotStartedError, StreamResetError, TimeoutError, isPeerId } from '@libp2p/interface'
 import { OpenStreamError } from '../errors.ts'
-import { fixStream, openAfterFirstStream } from '../libp2p-fixes/index.ts'
+import { canOpenLazily, fixStream, isProven, openAfterFirstStream, openLazily } from '../libp2p-fixes/index.ts'
 import { resolveOpen } from '../options.ts'
 import type { Registry } from '../registry.ts'
 import type { Connection, DialTarget, NewStreamOptions, Stream } from '@libp2p/interface'
@@ -57,8 +57,12 @@ export async function openStream (registry: Registry, target: unknown, protocol:
     deadline.connected()
 
     try {
-      // negotiateFully is passed on, but js-libp2p 3.x negotiates fully
-      // whatever it says, so the first-stream guard applies either way
+      const lazy = negotiateFully === false ? openLazilyIfAble(registry, connection, protocols, maxOutboundStreams, negotiationTimeout, runOnLimitedConnection) : undefined
+
+      if (lazy != null) {
+        return await lazy
+      }
+
       const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully }
       let stream: Stream
 
@@ -96,6 +100,29 @@ export async function openStream (registry: Registry, target: unknown, protocol:
     signal?.removeEventListener('abort', onAbort)
     registry.untrackOpen(controller)
   }
+}
+
+/**
+ * With one protocol, on a connection whose first negotiation is done and no
+ * outbound middleware for it, the stream is handed out at once and its first
+ * write carries the negotiation (see `libp2p-fixes/lazy-select.ts`); the
+ * open is counted when the listener answered. Anything else: `undefined`,
+ * negotiate fully.
+ */
+function openLazilyIfAble (registry: Registry, connection: Connection, protocols: string[], maxOutboundStreams: number, negotiationTimeout: number, runOnLimitedConnection?: boolean): Promise<Stream> | undefined {
+  const [protocol] = protocols
+
+  if (protocols.length !== 1 || !isProven(connection) || !canOpenLazily(connection, protocol, registry.components.registrar)) {
+    return undefined
+  }
+
+  return openLazily(connection, protocol, registry.components, {
+    maxOutboundStreams,
+    runOnLimitedConnection,
+    negotiationTimeout,
+    log: registry.log,
+    onAnswer: err => { err == null ? registry.metrics.onOpened(protocol) : registry.metrics.onOpenError(err) }
+  })
 }
 
 /**

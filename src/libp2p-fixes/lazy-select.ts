@@ -1,0 +1,470 @@
+import { ConnectionClosedError, InvalidMessageError, LimitedConnectionError, TimeoutError, TooManyOutboundProtocolStreamsError, UnsupportedProtocolError } from '@libp2p/interface'
+import type { Connection, Metrics, PeerStore, Stream, StreamMuxer } from '@libp2p/interface'
+import type { Registrar } from '@libp2p/interface-internal'
+
+/**
+ * A lazy (pipelined) multistream-select open, as go-libp2p and rust-libp2p
+ * do it and as `@libp2p/multistream-select` 7 no longer does: the stream is
+ * handed out at once, its first write carries the header, the protocol and
+ * the data in one frame, and the listener's two answers are checked before
+ * the application sees a byte. An answer other than the protocol resets the
+ * stream, and the next read, `send()` or `close()` throws
+ * `UnsupportedProtocolError`.
+ *
+ * js-libp2p internals this relies on (seen on libp2p 3.3.11,
+ * `@libp2p/utils` 7.4.1, `@chainsafe/libp2p-yamux` 8.0.1; checked by
+ * `test/lazy-open.spec.ts`, "the js-libp2p internals it relies on"):
+ * a `Connection` carries its `muxer` (`createStream()`, `streams`); a muxer
+ * stream is an `AbstractStream`, whose muxer hands it received bytes through
+ * `onData()` and the remote's half-close through `onRemoteCloseWrite()`, and
+ * whose `send()` sends its `writeBuffer` as one frame; `stream.protocol` is
+ * what libp2p counts outbound streams by and what
+ * `metrics.trackProtocolStream()` labels bytes with.
+ *
+ * Delete when `@libp2p/multistream-select` honours `negotiateFully: false`
+ * again (then `connection.newStream()` does all of this).
+ */
+
+/** The multistream-select 1.0 header, and the most bytes an answer may take (its own limit) */
+const HEADER = '/multistream/1.0.0'
+const MAX_ANSWER = 1024
+
+/** What the lazy path needs of the node */
+export interface LazyComponents {
+  registrar: Registrar
+  peerStore?: PeerStore
+  metrics?: Metrics
+}
+
+/** How a lazy open is set up */
+export interface LazyOptions {
+  maxOutboundStreams: number
+  runOnLimitedConnection?: boolean
+  /** How long the listener may take to answer once the handshake is sent, in ms */
+  negotiationTimeout: number
+  /** Told once when the listener's answer is known: `undefined` for agreed */
+  onAnswer(err?: Error): void
+  log(message: string, ...args: any[]): void
+}
+
+/** Protocols the peer store was told about, per connection, so later opens skip the write */
+const recorded = new WeakMap<Connection, Set<string>>()
+
+/**
+ * Whether a lazy open can stand for `connection.newStream([protocol])`: the
+ * connection has a muxer and no outbound middleware is registered for the
+ * protocol (middleware needs a negotiated stream).
+ */
+export function canOpenLazily (connection: Connection, protocol: string, registrar: Registrar): boolean {
+  return muxerOf(connection)?.status === 'open' && connection.status === 'open' && registrar.getMiddleware(protocol).length === 0
+}
+
+/**
+ * Opens a stream for `protocol` on `connection` without waiting for the
+ * listener: it resolves once the muxer made the stream. libp2p's checks run
+ * first, as `newStream` would (open connection, limited connection, outbound
+ * stream cap).
+ */
+export async function openLazily (connection: Connection, protocol: string, components: LazyComponents, options: LazyOptions, fix: (stream: Stream) => void): Promise<Stream> {
+  const muxer = muxerOf(connection)
+
+  if (muxer == null || muxer.status !== 'open' || connection.status !== 'open') {
+    throw new ConnectionClosedError(`The connection is "${connection.status}" and not "open"`)
+  }
+
+  if (connection.limits != null && options.runOnLimitedConnection !== true) {
+    throw new LimitedConnectionError('Cannot open protocol stream on limited connection')
+  }
+
+  const limit = outboundLimit(protocol, components.registrar, options.maxOutboundStreams)
+  let count = 0
+
+  for (const stream of muxer.streams) {
+    if (stream.direction === 'outbound' && stream.protocol === protocol) {
+      count++
+    }
+  }
+
+  if (count >= limit) {
+    throw new TooManyOutboundProtocolStreamsError(`Too many outbound protocol streams for protocol "${protocol}" - ${count + 1}/${limit}`)
+  }
+
+  const stream = await muxer.createStream({ protocol })
+
+  // a transport that negotiates protocols itself has done so already
+  if (stream.protocol !== '' && stream.protocol != null) {
+    options.onAnswer()
+    return stream
+  }
+
+  stream.protocol = protocol
+  // the workarounds go on the stream's class first, so the methods below call them
+  fix(stream)
+  LazyHandshake.install(stream, protocol, options, () => { remember(connection, protocol, components.peerStore, options) })
+  components.metrics?.trackProtocolStream(stream)
+
+  return stream
+}
+
+/** The connection's muxer: a field of libp2p's `Connection` class, not of the interface */
+function muxerOf (connection: Connection): StreamMuxer | undefined {
+  const muxer = (connection as { muxer?: StreamMuxer }).muxer
+
+  return typeof muxer?.createStream === 'function' ? muxer : undefined
+}
+
+/** The outbound cap libp2p applies: the registered handler's, else the one given */
+function outboundLimit (protocol: string, registrar: Registrar, fallback: number): number {
+  try {
+    return registrar.getHandler(protocol).options.maxOutboundStreams ?? fallback
+  } catch {
+    return fallback
+  }
+}
+
+/**
+ * After the listener agreed: records the protocol in the peer's record, as
+ * libp2p does after a negotiation, once per connection and protocol (the
+ * record holds it after the first).
+ */
+function remember (connection: Connection, protocol: string, peerStore: PeerStore | undefined, options: LazyOptions): void {
+  let protocols = recorded.get(connection)
+
+  if (protocols?.has(protocol) === true || peerStore == null) {
+    return
+  }
+
+  if (protocols == null) {
+    protocols = new Set()
+    recorded.set(connection, protocols)
+  }
+
+  protocols.add(protocol)
+  peerStore.merge(connection.remotePeer, { protocols: [protocol] })
+    .catch(err => {
+      protocols.delete(protocol)
+      options.log('could not record %s for %p - %e', protocol, connection.remotePeer, err)
+    })
+}
+
+type Sendable = Parameters<Stream['send']>[0]
+
+/**
+ * The state of one lazy stream: own methods on the stream that send the
+ * handshake with the first write (or read, or close), hold received bytes
+ * until both answers are in, and report a refusal on every later call.
+ */
+class LazyHandshake {
+  private readonly stream: Stream
+  private readonly protocol: string
+  private readonly options: LazyOptions
+  private readonly agreed: () => void
+  private sent = false
+  private answered = false
+  private error?: Error
+  private pending?: Uint8Array
+  private headerSeen = false
+  private timer?: ReturnType<typeof setTimeout>
+  private told = false
+  private readonly waiters: Array<(err?: Error) => void> = []
+
+  /** Makes `stream` lazy: its own methods below take over from its class's */
+  static install (stream: Stream, protocol: string, options: LazyOptions, agreed: () => void): void {
+    // eslint-disable-next-line no-new
+    new LazyHandshake(stream, protocol, options, agreed)
+  }
+
+  private constructor (stream: Stream, protocol: string, options: LazyOptions, agreed: () => void) {
+    this.stream = stream
+    this.protocol = protocol
+    this.options = options
+    this.agreed = agreed
+
+    const proto = Object.getPrototypeOf(stream)
+    const handshake = this as LazyHandshake
+    const s = stream as any
+    const send = proto.send
+    const close = proto.close
+    const addEventListener = proto.addEventListener
+    const iterate = proto[Symbol.asyncIterator]
+    const onData = proto.onData
+    const onRemoteCloseWrite = proto.onRemoteCloseWrite
+
+    s.send = function (data: Sendable): boolean {
+      if (handshake.error != null) {
+        throw handshake.error
+      }
+
+      if (!handshake.sent) {
+        handshake.flush(data.byteLength > 0)
+      }
+
+      return send.call(this, data)
+    }
+
+    s.close = async function (closeOptions?: { signal?: AbortSignal }): Promise<void> {
+      if (handshake.error != null) {
+        throw handshake.error
+      }
+
+      if (!handshake.sent) {
+        handshake.flush(false)
+      }
+
+      try {
+        await close.call(this, closeOptions)
+      } catch (err) {
+        // a refusal that arrived while the write buffer drained aborts the close
+        throw handshake.error ?? err
+      }
+
+      await handshake.answer(closeOptions?.signal)
+    }
+
+    s.addEventListener = function (...args: any[]): void {
+      if (args[0] === 'message' && !handshake.sent && handshake.error == null) {
+        handshake.flush(false)
+      }
+
+      addEventListener.apply(this, args)
+    }
+
+    s[Symbol.asyncIterator] = function () {
+      if (handshake.error != null) {
+        return failing(handshake.error)
+      }
+
+      return iterate.call(this)
+    }
+
+    s.onData = function (data: Sendable): void {
+      if (handshake.answered) {
+        onData.call(this, data)
+        return
+      }
+
+      if (handshake.error != null) {
+        return
+      }
+
+      const rest = handshake.read(data instanceof Uint8Array ? data : data.subarray())
+
+      if (rest != null && rest.byteLength > 0) {
+        onData.call(this, rest)
+      }
+    }
+
+    s.onRemoteCloseWrite = function (): void {
+      if (!handshake.answered && handshake.error == null) {
+        handshake.fail(new UnsupportedProtocolError(`The remote closed the stream without agreeing on ${protocol}`))
+        return
+      }
+
+      onRemoteCloseWrite.call(this)
+    }
+
+    stream.addEventListener('close', (evt: Event & { error?: Error }) => {
+      clearTimeout(this.timer)
+
+      if (!this.answered) {
+        this.settle(this.error ?? evt.error ?? new UnsupportedProtocolError(`The stream closed before the remote agreed on ${protocol}`))
+      }
+    }, { once: true })
+  }
+
+  /**
+   * Puts the header and the protocol in the write buffer, so they go out in
+   * the same frame as `data` (or alone, when there is none), and starts the
+   * wait for the answers.
+   */
+  flush (withData: boolean): void {
+    this.sent = true
+    const handshake = concat([line(HEADER), line(this.protocol)])
+    const s = this.stream as any
+
+    if (withData) {
+      s.writeBuffer.append(handshake)
+    } else {
+      Object.getPrototypeOf(this.stream).send.call(this.stream, handshake)
+    }
+
+    this.timer = setTimeout(() => {
+      this.fail(new TimeoutError(`The remote did not answer the negotiation of ${this.protocol} within ${this.options.negotiationTimeout} ms`))
+    }, this.options.negotiationTimeout)
+  }
+
+  /** Waits until the listener answered; rejects with why it refused */
+  async answer (signal?: AbortSignal): Promise<void> {
+    if (this.answered) {
+      return
+    }
+
+    if (this.error != null) {
+      throw this.error
+    }
+
+    const { promise, resolve, reject } = Promise.withResolvers<void>()
+    const onAbort = (): void => { reject(signal?.reason) }
+    this.waiters.push(err => { err == null ? resolve() : reject(err) })
+    signal?.addEventListener('abort', onAbort, { once: true })
+
+    try {
+      await promise
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /**
+   * Takes the answers from what arrived; returns what follows them (the
+   * listener's first data) once both are in, `undefined` until then.
+   */
+  read (data: Uint8Array): Uint8Array | undefined {
+    let bytes = this.pending == null ? data : concat([this.pending, data])
+    this.pending = undefined
+
+    while (true) {
+      const [length, offset] = decodeLength(bytes)
+
+      if (length === undefined) {
+        return this.hold(bytes)
+      }
+
+      if (length > MAX_ANSWER) {
+        this.fail(new InvalidMessageError(`The remote's answer to ${this.protocol} is longer than ${MAX_ANSWER} bytes`))
+        return undefined
+      }
+
+      if (bytes.byteLength < offset + length) {
+        return this.hold(bytes)
+      }
+
+      const message = bytes.subarray(offset, offset + length)
+      bytes = bytes.subarray(offset + length)
+
+      if (message[message.byteLength - 1] !== NEWLINE) {
+        this.fail(new InvalidMessageError(`The remote's answer to ${this.protocol} is missing its newline`))
+        return undefined
+      }
+
+      const answer = decoder.decode(message.subarray(0, -1))
+
+      if (!this.headerSeen) {
+        if (answer !== HEADER) {
+          this.fail(new UnsupportedProtocolError(`The remote does not speak multistream-select 1.0 (answered "${answer}")`))
+          return undefined
+        }
+
+        this.headerSeen = true
+        continue
+      }
+
+      if (answer !== this.protocol) {
+        this.fail(new UnsupportedProtocolError(`The remote does not support ${this.protocol} (answered "${answer}")`))
+        return undefined
+      }
+
+      this.answered = true
+      clearTimeout(this.timer)
+      this.agreed()
+      this.settle()
+
+      return bytes
+    }
+  }
+
+  /** Keeps an incomplete answer for the next chunk; a longer one than any answer can be is refused */
+  private hold (bytes: Uint8Array): undefined {
+    if (bytes.byteLength > MAX_ANSWER + 4) {
+      this.fail(new InvalidMessageError(`The remote's answer to ${this.protocol} is longer than ${MAX_ANSWER} bytes`))
+      return undefined
+    }
+
+    // a copy: a view would pin the socket's whole read buffer
+    this.pending = bytes.slice()
+    return undefined
+  }
+
+  /** The listener refused or broke the negotiation: the stream is reset and every later call throws `err` */
+  fail (err: Error): void {
+    if (this.error != null || this.answered) {
+      return
+    }
+
+    this.error = err
+    this.pending = undefined
+    clearTimeout(this.timer)
+    this.options.log('lazy negotiation of %s failed - %e', this.protocol, err)
+    this.settle(err)
+    this.stream.abort(err)
+  }
+
+  /** Tells `onAnswer` (once) and every `close()` waiting for the answer */
+  private settle (err?: Error): void {
+    if (!this.told) {
+      this.told = true
+      this.options.onAnswer(err)
+    }
+
+    for (const waiter of this.waiters.splice(0)) {
+      waiter(err)
+    }
+  }
+}
+
+const NEWLINE = 0x0a
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** A multistream-select message: varint length, the text, a newline */
+function line (text: string): Uint8Array {
+  const body = encoder.encode(`${text}\n`)
+  const prefix: number[] = []
+  let n = body.byteLength
+
+  while (n >= 0x80) {
+    prefix.push((n & 0x7f) | 0x80)
+    n >>>= 7
+  }
+
+  prefix.push(n)
+
+  return concat([Uint8Array.from(prefix), body])
+}
+
+/** An unsigned varint at the start of `bytes` and where it ends; `undefined` while incomplete */
+function decodeLength (bytes: Uint8Array): [number | undefined, number] {
+  let value = 0
+
+  for (let i = 0; i < bytes.byteLength && i < 4; i++) {
+    value += (bytes[i] & 0x7f) * 2 ** (7 * i)
+
+    if ((bytes[i] & 0x80) === 0) {
+      return [value, i + 1]
+    }
+  }
+
+  // four bytes with the continuation bit already exceed any answer
+  return [bytes.byteLength >= 4 ? Infinity : undefined, 0]
+}
+
+function concat (parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
+  let offset = 0
+
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.byteLength
+  }
+
+  return out
+}
+
+/** An async iterator whose first `next()` rejects with `err` */
+function failing (err: Error): AsyncIterator<never> & AsyncIterable<never> {
+  return {
+    next: async () => { throw err },
+    return: async () => ({ done: true, value: undefined }),
+    [Symbol.asyncIterator] () { return this }
+  }
+}
