@@ -55,7 +55,7 @@ export async function run ({ quick, log }) {
   // open, send one byte, read it back, close our end; `toEnd` also reads to
   // the remote's close, so the stream is gone both ways before the next op
   const op = async (side, toEnd) => {
-    const s = await open[side]()
+    const s = await open[side]().catch(err => { throw new Error(`${side} open failed: ${err.message}`, { cause: err }) })
     s.send(ONE)
     const it = s[Symbol.asyncIterator]()
     if ((await it.next()).done === true) { throw new Error('no echo') }

@@ -1,4 +1,5 @@
-import { ConnectionClosedError, InvalidMessageError, LimitedConnectionError, TimeoutError, TooManyOutboundProtocolStreamsError, UnsupportedProtocolError } from '@libp2p/interface'
+import { ConnectionClosedError, LimitedConnectionError, TimeoutError, TooManyOutboundProtocolStreamsError, UnsupportedProtocolError } from '@libp2p/interface'
+import { AnswerReader, handshake } from './lazy-answers.ts'
 import type { Connection, Metrics, PeerStore, Stream, StreamMuxer } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 
@@ -24,10 +25,6 @@ import type { Registrar } from '@libp2p/interface-internal'
  * Delete when `@libp2p/multistream-select` honours `negotiateFully: false`
  * again (then `connection.newStream()` does all of this).
  */
-
-/** The multistream-select 1.0 header, and the most bytes an answer may take (its own limit) */
-const HEADER = '/multistream/1.0.0'
-const MAX_ANSWER = 1024
 
 /** What the lazy path needs of the node */
 export interface LazyComponents {
@@ -162,8 +159,7 @@ class LazyHandshake {
   private sent = false
   private answered = false
   private error?: Error
-  private pending?: Uint8Array
-  private headerSeen = false
+  private readonly answers: AnswerReader
   private timer?: ReturnType<typeof setTimeout>
   private told = false
   private readonly waiters: Array<(err?: Error) => void> = []
@@ -179,9 +175,10 @@ class LazyHandshake {
     this.protocol = protocol
     this.options = options
     this.agreed = agreed
+    this.answers = new AnswerReader(protocol)
 
     const proto = Object.getPrototypeOf(stream)
-    const handshake = this as LazyHandshake
+    const lazy = this as LazyHandshake
     const s = stream as any
     const send = proto.send
     const close = proto.close
@@ -191,63 +188,63 @@ class LazyHandshake {
     const onRemoteCloseWrite = proto.onRemoteCloseWrite
 
     s.send = function (data: Sendable): boolean {
-      if (handshake.error != null) {
-        throw handshake.error
+      if (lazy.error != null) {
+        throw lazy.error
       }
 
-      if (!handshake.sent) {
-        handshake.flush(data.byteLength > 0)
+      if (!lazy.sent) {
+        lazy.flush(data.byteLength > 0)
       }
 
       return send.call(this, data)
     }
 
     s.close = async function (closeOptions?: { signal?: AbortSignal }): Promise<void> {
-      if (handshake.error != null) {
-        throw handshake.error
+      if (lazy.error != null) {
+        throw lazy.error
       }
 
-      if (!handshake.sent) {
-        handshake.flush(false)
+      if (!lazy.sent) {
+        lazy.flush(false)
       }
 
       try {
         await close.call(this, closeOptions)
       } catch (err) {
         // a refusal that arrived while the write buffer drained aborts the close
-        throw handshake.error ?? err
+        throw lazy.error ?? err
       }
 
-      await handshake.answer(closeOptions?.signal)
+      await lazy.answer(closeOptions?.signal)
     }
 
     s.addEventListener = function (...args: any[]): void {
-      if (args[0] === 'message' && !handshake.sent && handshake.error == null) {
-        handshake.flush(false)
+      if (args[0] === 'message' && !lazy.sent && lazy.error == null) {
+        lazy.flush(false)
       }
 
       addEventListener.apply(this, args)
     }
 
     s[Symbol.asyncIterator] = function () {
-      if (handshake.error != null) {
-        return failing(handshake.error)
+      if (lazy.error != null) {
+        return failing(lazy.error)
       }
 
       return iterate.call(this)
     }
 
     s.onData = function (data: Sendable): void {
-      if (handshake.answered) {
+      if (lazy.answered) {
         onData.call(this, data)
         return
       }
 
-      if (handshake.error != null) {
+      if (lazy.error != null) {
         return
       }
 
-      const rest = handshake.read(data instanceof Uint8Array ? data : data.subarray())
+      const rest = lazy.read(data instanceof Uint8Array ? data : data.subarray())
 
       if (rest != null && rest.byteLength > 0) {
         onData.call(this, rest)
@@ -255,8 +252,8 @@ class LazyHandshake {
     }
 
     s.onRemoteCloseWrite = function (): void {
-      if (!handshake.answered && handshake.error == null) {
-        handshake.fail(new UnsupportedProtocolError(`The remote closed the stream without agreeing on ${protocol}`))
+      if (!lazy.answered && lazy.error == null) {
+        lazy.fail(new UnsupportedProtocolError(`The remote closed the stream without agreeing on ${protocol}`))
         return
       }
 
@@ -279,13 +276,12 @@ class LazyHandshake {
    */
   flush (withData: boolean): void {
     this.sent = true
-    const handshake = concat([line(HEADER), line(this.protocol)])
-    const s = this.stream as any
+    const bytes = handshake(this.protocol)
 
     if (withData) {
-      s.writeBuffer.append(handshake)
+      (this.stream as any).writeBuffer.append(bytes)
     } else {
-      Object.getPrototypeOf(this.stream).send.call(this.stream, handshake)
+      Object.getPrototypeOf(this.stream).send.call(this.stream, bytes)
     }
 
     this.timer = setTimeout(() => {
@@ -320,69 +316,23 @@ class LazyHandshake {
    * listener's first data) once both are in, `undefined` until then.
    */
   read (data: Uint8Array): Uint8Array | undefined {
-    let bytes = this.pending == null ? data : concat([this.pending, data])
-    this.pending = undefined
+    const result = this.answers.push(data)
 
-    while (true) {
-      const [length, offset] = decodeLength(bytes)
-
-      if (length === undefined) {
-        return this.hold(bytes)
-      }
-
-      if (length > MAX_ANSWER) {
-        this.fail(new InvalidMessageError(`The remote's answer to ${this.protocol} is longer than ${MAX_ANSWER} bytes`))
-        return undefined
-      }
-
-      if (bytes.byteLength < offset + length) {
-        return this.hold(bytes)
-      }
-
-      const message = bytes.subarray(offset, offset + length)
-      bytes = bytes.subarray(offset + length)
-
-      if (message[message.byteLength - 1] !== NEWLINE) {
-        this.fail(new InvalidMessageError(`The remote's answer to ${this.protocol} is missing its newline`))
-        return undefined
-      }
-
-      const answer = decoder.decode(message.subarray(0, -1))
-
-      if (!this.headerSeen) {
-        if (answer !== HEADER) {
-          this.fail(new UnsupportedProtocolError(`The remote does not speak multistream-select 1.0 (answered "${answer}")`))
-          return undefined
-        }
-
-        this.headerSeen = true
-        continue
-      }
-
-      if (answer !== this.protocol) {
-        this.fail(new UnsupportedProtocolError(`The remote does not support ${this.protocol} (answered "${answer}")`))
-        return undefined
-      }
-
-      this.answered = true
-      clearTimeout(this.timer)
-      this.agreed()
-      this.settle()
-
-      return bytes
-    }
-  }
-
-  /** Keeps an incomplete answer for the next chunk; a longer one than any answer can be is refused */
-  private hold (bytes: Uint8Array): undefined {
-    if (bytes.byteLength > MAX_ANSWER + 4) {
-      this.fail(new InvalidMessageError(`The remote's answer to ${this.protocol} is longer than ${MAX_ANSWER} bytes`))
+    if (result.state === 'refused') {
+      this.fail(result.error)
       return undefined
     }
 
-    // a copy: a view would pin the socket's whole read buffer
-    this.pending = bytes.slice()
-    return undefined
+    if (result.state === 'waiting') {
+      return undefined
+    }
+
+    this.answered = true
+    clearTimeout(this.timer)
+    this.agreed()
+    this.settle()
+
+    return result.rest
   }
 
   /** The listener refused or broke the negotiation: the stream is reset and every later call throws `err` */
@@ -392,7 +342,6 @@ class LazyHandshake {
     }
 
     this.error = err
-    this.pending = undefined
     clearTimeout(this.timer)
     this.options.log('lazy negotiation of %s failed - %e', this.protocol, err)
     this.settle(err)
@@ -410,54 +359,6 @@ class LazyHandshake {
       waiter(err)
     }
   }
-}
-
-const NEWLINE = 0x0a
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
-/** A multistream-select message: varint length, the text, a newline */
-function line (text: string): Uint8Array {
-  const body = encoder.encode(`${text}\n`)
-  const prefix: number[] = []
-  let n = body.byteLength
-
-  while (n >= 0x80) {
-    prefix.push((n & 0x7f) | 0x80)
-    n >>>= 7
-  }
-
-  prefix.push(n)
-
-  return concat([Uint8Array.from(prefix), body])
-}
-
-/** An unsigned varint at the start of `bytes` and where it ends; `undefined` while incomplete */
-function decodeLength (bytes: Uint8Array): [number | undefined, number] {
-  let value = 0
-
-  for (let i = 0; i < bytes.byteLength && i < 4; i++) {
-    value += (bytes[i] & 0x7f) * 2 ** (7 * i)
-
-    if ((bytes[i] & 0x80) === 0) {
-      return [value, i + 1]
-    }
-  }
-
-  // four bytes with the continuation bit already exceed any answer
-  return [bytes.byteLength >= 4 ? Infinity : undefined, 0]
-}
-
-function concat (parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0))
-  let offset = 0
-
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-
-  return out
 }
 
 /** An async iterator whose first `next()` rejects with `err` */
