@@ -173,6 +173,21 @@ describe('openStream with negotiateFully: false (lazy, pipelined protocol select
     proxy.release()
   })
 
+  it('is tracked by libp2p\'s metrics under its protocol: the application\'s bytes, sent and received', async () => {
+    const stream = await dialer.services.stream.newControl().openStream(listener.peerId, ECHO, LAZY)
+    stream.send(bytes(1000, 7))
+    let received = 0
+
+    for await (const chunk of stream) {
+      received += chunk.byteLength
+      if (received === 1000) { break }
+    }
+
+    const { values } = await registry.getSingleMetric('libp2p_data_transfer_bytes_total')!.get()
+    expect(values.find(v => v.labels.protocol === `${ECHO} sent`)?.value).to.be.at.least(1000)
+    expect(values.find(v => v.labels.protocol === `${ECHO} received`)?.value).to.be.at.least(1000)
+  })
+
   it('records the agreed protocol in the peer store, as a full negotiation does', async () => {
     await dialer.peerStore.patch(listener.peerId, { protocols: [] })
     const stream = await dialer.services.stream.newControl().openStream(listener.peerId, ECHO, LAZY)
