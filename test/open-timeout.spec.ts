@@ -1,9 +1,11 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { createNode } from './fixtures/nodes.ts'
+import { randomPeerId } from './fixtures/peer-id.ts'
 import { silentServer, tricklingServer } from './fixtures/silent-server.ts'
 import type { Node } from './fixtures/nodes.ts'
 import type { SilentServer } from './fixtures/silent-server.ts'
+import type { PeerId } from '@libp2p/interface'
 
 const ECHO = '/test/echo/1.0.0'
 
@@ -30,10 +32,10 @@ describe('openStream without a signal is bounded by openTimeout, the dial and th
     server = undefined
   })
 
-  /** Opens to `address` with `openTimeout` and no signal; the error and how long it took */
-  async function failedOpen (address: string, options: Record<string, number> = { openTimeout: OPEN_TIMEOUT }): Promise<{ err: any, elapsed: number }> {
+  /** Opens to `target` with `openTimeout` and no signal; the error and how long it took */
+  async function failedOpen (target: string | PeerId, options: Record<string, number> = { openTimeout: OPEN_TIMEOUT }): Promise<{ err: any, elapsed: number }> {
     const started = Date.now()
-    const err = await dialer.services.stream.newControl().openStream(multiaddr(address), ECHO, options)
+    const err = await dialer.services.stream.newControl().openStream(typeof target === 'string' ? multiaddr(target) : target, ECHO, options)
       .then(() => undefined, (err: any) => err)
 
     return { err, elapsed: Date.now() - started }
@@ -62,6 +64,24 @@ describe('openStream without a signal is bounded by openTimeout, the dial and th
     expect(err.cause).to.have.property('name', 'TimeoutError')
     expect(elapsed).to.be.at.least(OPEN_TIMEOUT - 20).and.below(OPEN_TIMEOUT + MARGIN)
     expect(dialer.getDialQueue()).to.have.lengthOf(0)
+  })
+
+  // libp2p alone gives each address 6 s in turn: 18 s for these three
+  it('bounds an open by peer id whose three addresses all accept and say nothing the same way', async function () {
+    this.timeout(10_000)
+    const servers = await Promise.all([silentServer(), silentServer(), silentServer()])
+    const peer = await randomPeerId()
+    await dialer.peerStore.merge(peer, { multiaddrs: servers.map(({ address }) => multiaddr(address)) })
+
+    try {
+      const { err, elapsed } = await failedOpen(peer, { openTimeout: 1_000 })
+
+      expect(err).to.have.property('name', 'OpenStreamError')
+      expect(err.cause).to.have.property('name', 'TimeoutError')
+      expect(elapsed).to.be.at.least(980).and.below(1_000 + MARGIN)
+    } finally {
+      await Promise.all(servers.map(async server => server.close()))
+    }
   })
 
   it('bounds the open by openTimeout even when negotiationTimeout is longer', async function () {
