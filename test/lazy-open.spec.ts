@@ -173,6 +173,16 @@ describe('openStream with negotiateFully: false (lazy, pipelined protocol select
     proxy.release()
   })
 
+  it('a stream aborted before the answer came reports the abort on a later close() instead of waiting for an answer', async () => {
+    proxy.holdBack()
+    const stream = await dialer.services.stream.newControl().openStream(listener.peerId, ECHO, LAZY)
+    stream.send(bytes(1, 1))
+    stream.abort(new Error('gave up'))
+
+    await expect(stream.close()).to.eventually.be.rejected.with.property('message', 'gave up')
+    proxy.release()
+  })
+
   it('is tracked by libp2p\'s metrics under its protocol: the application\'s bytes, sent and received', async () => {
     const stream = await dialer.services.stream.newControl().openStream(listener.peerId, ECHO, LAZY)
     stream.send(bytes(1000, 7))

@@ -260,11 +260,14 @@ class LazyHandshake {
       onRemoteCloseWrite.call(this)
     }
 
+    // a stream that ends before the answer (a reset, or the application's
+    // abort) reports why on every later call, as a refusal does
     stream.addEventListener('close', (evt: Event & { error?: Error }) => {
       clearTimeout(this.timer)
 
       if (!this.answered) {
-        this.settle(this.error ?? evt.error ?? new UnsupportedProtocolError(`The stream closed before the remote agreed on ${protocol}`))
+        this.error ??= evt.error ?? new UnsupportedProtocolError(`The stream closed before the remote agreed on ${protocol}`)
+        this.settle(this.error)
       }
     }, { once: true })
   }
