@@ -17,12 +17,13 @@ import * as anatomy from './scenarios/anatomy.js'
 import * as crossLanguage from './scenarios/cross-language.js'
 import * as flood from './scenarios/flood.js'
 import * as lanes from './scenarios/lanes.js'
+import * as lazyOpen from './scenarios/lazy-open.js'
 import * as limits from './scenarios/limits.js'
 import * as memory from './scenarios/memory.js'
 import * as openRate from './scenarios/open-rate.js'
 import * as throughput from './scenarios/throughput.js'
 
-const SCENARIOS = [limits, throughput, openRate, anatomy, acceptLatency, memory, flood, lanes, crossLanguage]
+const SCENARIOS = [limits, throughput, openRate, lazyOpen, anatomy, acceptLatency, memory, flood, lanes, crossLanguage]
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')

@@ -36,6 +36,17 @@ export const DEFAULT_MAX_OUTBOUND_STREAMS = 1000
 export const DEFAULT_NEGOTIATION_TIMEOUT = 10_000
 
 /**
+ * How long a whole `openStream` may take, dial and negotiation together, in ms.
+ *
+ * libp2p bounds a dial per address (6 s), one address after another, and
+ * not as a whole: a peer whose three addresses accept the connection and then
+ * say nothing, or send a byte every 100 ms, held an open for 18.0 s
+ * (measured). 10 s is libp2p's own `dialTimeout` and negotiation timeout, now
+ * one bound for both: the same peer fails at 10.0 s.
+ */
+export const DEFAULT_OPEN_TIMEOUT = 10_000
+
+/**
  * multistream-select rejects protocol names longer than this (in bytes,
  * including the trailing newline it adds), so longer names can never be
  * negotiated and are refused up front.

@@ -1,5 +1,5 @@
 import { InvalidParametersError, isPeerId } from '@libp2p/interface'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT } from './constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT } from './constants.ts'
 import { validateCount, validateFlag, validateFunction, validateOptions, validateProtocols, validateSignal, validateTarget, validateTimeout } from './validate.ts'
 import type { AcceptOptions, DroppedStream, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamInit } from './types/index.ts'
 import type { Connection, DialTarget } from '@libp2p/interface'
@@ -43,6 +43,7 @@ export interface ResolvedOpen {
   target: DialTarget
   protocols: string[]
   signal?: AbortSignal
+  openTimeout: number
   negotiationTimeout: number
   maxOutboundStreams: number
   runOnLimitedConnection?: boolean
@@ -100,6 +101,7 @@ export function resolveOpen (target: unknown, protocol: unknown, openOptions: un
     target: dialTarget,
     protocols,
     signal: validateSignal(options.signal),
+    openTimeout: validateTimeout(options.openTimeout, 'openTimeout', DEFAULT_OPEN_TIMEOUT),
     negotiationTimeout: validateTimeout(options.negotiationTimeout, 'negotiationTimeout', DEFAULT_NEGOTIATION_TIMEOUT),
     maxOutboundStreams: validateCount(options.maxOutboundStreams, 'maxOutboundStreams', init.maxOutboundStreams, 1),
     runOnLimitedConnection: validateFlag(options.runOnLimitedConnection, 'runOnLimitedConnection'),

@@ -17,6 +17,11 @@ import type { Connection, NewStreamOptions, Stream } from '@libp2p/interface'
 const proven = new WeakSet<Connection>()
 const pending = new WeakMap<Connection, Promise<void>>()
 
+/** Whether a negotiation on `connection` has completed, so the remote has finished setting it up */
+export function isProven (connection: Connection): boolean {
+  return proven.has(connection)
+}
+
 /** What `openAfterFirstStream` passes to `connection.newStream`: a signal is required, to give up waiting */
 type GuardedOptions = NewStreamOptions & { signal: AbortSignal }
 

@@ -1,6 +1,6 @@
 import { AbortError, NotStartedError, StreamResetError, TimeoutError, isPeerId } from '@libp2p/interface'
 import { OpenStreamError, RemoteResetError } from '../errors.ts'
-import { fixStream, openAfterFirstStream, remoteReset } from '../libp2p-fixes/index.ts'
+import { canOpenLazily, fixStream, isProven, openAfterFirstStream, openLazily, remoteReset } from '../libp2p-fixes/index.ts'
 import { resolveOpen } from '../options.ts'
 import type { Registry } from '../registry.ts'
 import type { Connection, DialTarget, NewStreamOptions, Stream } from '@libp2p/interface'
@@ -11,7 +11,7 @@ import type { Connection, DialTarget, NewStreamOptions, Stream } from '@libp2p/i
  */
 export async function openStream (registry: Registry, target: unknown, protocol: unknown, openOptions: unknown): Promise<Stream> {
   const {
-    target: dialTarget, protocols, signal, negotiationTimeout, maxOutboundStreams,
+    target: dialTarget, protocols, signal, openTimeout, negotiationTimeout, maxOutboundStreams,
     runOnLimitedConnection, negotiateFully, force, connection: given
   } = resolveOpen(target, protocol, openOptions, registry.init)
 
@@ -23,8 +23,8 @@ export async function openStream (registry: Registry, target: unknown, protocol:
     throw abortError('openStream was called with an aborted signal', signal)
   }
 
-  // one signal for libp2p, aborted by the caller, by stop(), or by the
-  // negotiation timeout; the reason tells them apart
+  // one signal for libp2p, aborted by the caller, by stop(), or by the open
+  // or negotiation timeout; the reason tells them apart
   const controller = new AbortController()
   // made only when needed: an error's stack trace is a large part of an open
   let aborted: AbortError | undefined
@@ -33,7 +33,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
     controller.abort(aborted)
   }
   registry.trackOpen(controller)
-  let timer: ReturnType<typeof setTimeout> | undefined
+  let deadline: Deadline | undefined
 
   signal?.addEventListener('abort', onAbort, { once: true })
 
@@ -43,6 +43,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
     // an open connection to the peer is used as it is, without the dialler's
     // bookkeeping; otherwise libp2p finds or dials one
     const reused = given ?? (force ? undefined : openConnectionTo(registry, dialTarget))
+    deadline = new Deadline(controller, openTimeout, negotiationTimeout, reused != null)
 
     try {
       connection = reused ?? await registry.components.connectionManager.openConnection(dialTarget, {
@@ -53,13 +54,15 @@ export async function openStream (registry: Registry, target: unknown, protocol:
       throw explain(err, controller.signal, aborted, `Could not connect to ${String(dialTarget)}`)
     }
 
-    timer = setTimeout(() => {
-      controller.abort(new TimeoutError(`Protocol negotiation took longer than ${negotiationTimeout} ms`))
-    }, negotiationTimeout)
+    deadline.connected()
 
     try {
-      // negotiateFully is passed on, but js-libp2p 3.x negotiates fully
-      // whatever it says, so the first-stream guard applies either way
+      const lazy = negotiateFully === false ? openLazilyIfAble(registry, connection, protocols, maxOutboundStreams, negotiationTimeout, runOnLimitedConnection) : undefined
+
+      if (lazy != null) {
+        return await lazy
+      }
+
       const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully }
       let stream: Stream
 
@@ -91,7 +94,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
     registry.log.trace('openStream %s to %s failed - %e', protocols, dialTarget, err)
     throw err
   } finally {
-    clearTimeout(timer)
+    deadline?.clear()
     signal?.removeEventListener('abort', onAbort)
     registry.untrackOpen(controller)
   }
@@ -111,6 +114,73 @@ function notTaken (stream: Stream): Error {
 /** An error that `openStream` rejects with as it is */
 function isFinal (err: any): boolean {
   return err?.name === 'UnsupportedProtocolError' || err instanceof OpenStreamError || err instanceof RemoteResetError
+}
+
+/**
+ * With one protocol, on a connection whose first negotiation is done and no
+ * outbound middleware for it, the stream is handed out at once and its first
+ * write carries the negotiation (see `libp2p-fixes/lazy-select.ts`); the
+ * open is counted when the listener answered. Anything else: `undefined`,
+ * negotiate fully.
+ */
+function openLazilyIfAble (registry: Registry, connection: Connection, protocols: string[], maxOutboundStreams: number, negotiationTimeout: number, runOnLimitedConnection?: boolean): Promise<Stream> | undefined {
+  const [protocol] = protocols
+
+  if (protocols.length !== 1 || !isProven(connection) || !canOpenLazily(connection, protocol, registry.components.registrar)) {
+    return undefined
+  }
+
+  return openLazily(connection, protocol, registry.components, {
+    maxOutboundStreams,
+    runOnLimitedConnection,
+    negotiationTimeout,
+    maxReadAhead: registry.init.maxReadAhead,
+    log: registry.log,
+    onAnswer: err => { err == null ? registry.metrics.onOpened(protocol) : registry.metrics.onOpenError(err) }
+  })
+}
+
+/**
+ * The one timer that bounds an open: `openTimeout` over the dial and the
+ * negotiation together (libp2p bounds a dial only per address and per
+ * stage), or `negotiationTimeout` from the connection on when that is the
+ * tighter bound. On a reused connection it is armed once.
+ */
+class Deadline {
+  private readonly controller: AbortController
+  private readonly openTimeout: number
+  private readonly negotiationTimeout: number
+  private readonly started = Date.now()
+  private readonly dialling: boolean
+  private timer: ReturnType<typeof setTimeout>
+
+  constructor (controller: AbortController, openTimeout: number, negotiationTimeout: number, connected: boolean) {
+    this.controller = controller
+    this.openTimeout = openTimeout
+    this.negotiationTimeout = negotiationTimeout
+    this.dialling = !connected
+    this.timer = connected && negotiationTimeout < openTimeout
+      ? this.abortAfter(negotiationTimeout, 'Protocol negotiation')
+      : this.abortAfter(openTimeout, 'The open (dial and protocol negotiation)')
+  }
+
+  /** The connection is there: the negotiation's own bound applies when it ends sooner */
+  connected (): void {
+    if (this.dialling && this.negotiationTimeout < this.openTimeout - (Date.now() - this.started)) {
+      clearTimeout(this.timer)
+      this.timer = this.abortAfter(this.negotiationTimeout, 'Protocol negotiation')
+    }
+  }
+
+  clear (): void {
+    clearTimeout(this.timer)
+  }
+
+  private abortAfter (ms: number, what: string): ReturnType<typeof setTimeout> {
+    return setTimeout(() => {
+      this.controller.abort(new TimeoutError(`${what} took longer than ${ms} ms`))
+    }, ms)
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
  */
 
 import type { DroppedStream } from './incoming.ts'
-import type { ComponentLogger, Connection, Metrics, PeerId } from '@libp2p/interface'
+import type { ComponentLogger, Connection, Metrics, PeerId, PeerStore } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 /**
@@ -18,6 +18,8 @@ export interface StreamComponents {
   logger: ComponentLogger
   /** When present, accepted, dropped, opened and failed streams are counted */
   metrics?: Metrics
+  /** Told of a protocol a lazily opened stream agreed on, as libp2p does after a negotiation */
+  peerStore?: PeerStore
 }
 
 /**
@@ -167,9 +169,18 @@ export interface OpenStreamOptions {
   force?: boolean
 
   /**
+   * How long the whole open may take, the dial and the negotiation together,
+   * before the call rejects with an `OpenStreamError` caused by a
+   * `TimeoutError`, in milliseconds. It applies with or without a `signal`.
+   *
+   * @default 10000
+   */
+  openTimeout?: number
+
+  /**
    * How long protocol negotiation may take before the call rejects with an
-   * `OpenStreamError` caused by a `TimeoutError`, in milliseconds. The dial
-   * itself is bounded by the connection manager's `dialTimeout`.
+   * `OpenStreamError` caused by a `TimeoutError`, in milliseconds; the open
+   * as a whole stays within `openTimeout`.
    *
    * @default 10000
    */
@@ -191,11 +202,19 @@ export interface OpenStreamOptions {
   runOnLimitedConnection?: boolean
 
   /**
-   * Passed on to libp2p's `newStream`. It has **no effect on js-libp2p 3.x**:
-   * `@libp2p/multistream-select` 7 negotiates fully whatever it says (its lazy,
-   * 0-RTT path went away in the v3 streams rewrite), so `openStream` always
-   * resolves after the remote agreed on the protocol. Kept so code written
-   * for a libp2p that honours it again needs no change.
+   * `false` opens lazily, as go-libp2p and rust-libp2p can: with one
+   * protocol, `openStream` resolves without waiting for the listener, and the
+   * first `send()` carries the negotiation and the data in one flight (a
+   * read or `close()` first sends the negotiation alone). The listener's
+   * answer is checked before the first byte is handed to the reader; a
+   * listener that does not speak the protocol resets the stream, and the
+   * next read, `send()` or `close()` throws `UnsupportedProtocolError`
+   * (`close()` waits for the answer, so a write is never lost unreported).
+   * The answer must come within `negotiationTimeout` of the first write, or
+   * the stream is reset and those calls throw the `TimeoutError`.
+   *
+   * Several protocols, outbound middleware registered for the protocol, or a
+   * connection whose first negotiation is still running negotiate fully.
    *
    * @default true
    */

@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT } from '../../src/constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT } from '../../src/constants.ts'
 import { resolveAccept, resolveInit, resolveOpen } from '../../src/options.ts'
 import { randomPeerId } from '../fixtures/peer-id.ts'
 import type { ResolvedInit } from '../../src/options.ts'
@@ -165,6 +165,7 @@ describe('unit: option resolution', () => {
       expect(resolved.target).to.equal(target)
       expect(resolved.protocols).to.deep.equal([P])
       expect(resolved.negotiationTimeout).to.equal(DEFAULT_NEGOTIATION_TIMEOUT)
+      expect(resolved.openTimeout).to.equal(DEFAULT_OPEN_TIMEOUT)
       expect(resolved.maxOutboundStreams).to.equal(DEFAULT_MAX_OUTBOUND_STREAMS)
       expect(resolved).to.include({ signal: undefined, runOnLimitedConnection: undefined, negotiateFully: undefined, force: undefined, connection: undefined })
     })
@@ -218,6 +219,8 @@ describe('unit: option resolution', () => {
       ['options that are a string', () => target, P, 'now', 'options'],
       ['a negative negotiationTimeout', () => target, P, { negotiationTimeout: -1 }, 'negotiationTimeout'],
       ['a NaN negotiationTimeout', () => target, P, { negotiationTimeout: NaN }, 'negotiationTimeout'],
+      ['a zero openTimeout', () => target, P, { openTimeout: 0 }, 'openTimeout'],
+      ['an openTimeout longer than a timer can wait', () => target, P, { openTimeout: 2 ** 31 }, 'openTimeout'],
       ['a zero maxOutboundStreams', () => target, P, { maxOutboundStreams: 0 }, 'maxOutboundStreams'],
       ['a signal that is not an AbortSignal', () => target, P, { signal: 'x' }, 'signal'],
       ['a force that is not a boolean', () => target, P, { force: 'yes' }, 'force'],
