@@ -1,11 +1,18 @@
 /**
  * Streams that may wait for the application in one `accept` backlog.
  *
- * 32 matches js-libp2p's default `maxInboundStreams` per connection, so a
- * single connection can fill the backlog but one slow consumer never holds
- * more streams (and their read buffers, up to 4 MiB each) than that.
+ * Enough for every peer of a swarm of 500 to have a stream waiting: with a
+ * backlog of 32 (0.1.x), 300 peers in closed loops against 4 workers had
+ * four streams in five reset, each refusal costing a full negotiation, and
+ * who got in was luck (Jain's index 0.17, 21 exchanges/s against raw
+ * js-libp2p's 405; with 1,024: 0.998 and 518/s, `benchmarks/scenarios/swarm.js`).
+ * What the waiting streams hold is bounded by `maxQueuedBytes`, which charges
+ * each stream its own memory ({@link QUEUED_STREAM_OVERHEAD}), not by this
+ * count: 512 empty streams are charged 4 MiB of the default 8 MiB, leaving
+ * the rest for what they receive, and the network-group shares decide who is
+ * reset when the backlog is full.
  */
-export const DEFAULT_BACKLOG = 32
+export const DEFAULT_BACKLOG = 512
 
 /**
  * Inbound streams per connection and protocol that libp2p lets through on top
@@ -57,12 +64,14 @@ export const MAX_PROTOCOL_LENGTH = 1024
 export const DEFAULT_LANE = 'default'
 
 /**
- * Bytes all queued streams of one `accept` may hold together.
+ * Memory all queued streams of one `accept` may hold together, in bytes: what
+ * they received, as held in memory, and {@link QUEUED_STREAM_OVERHEAD} each.
  *
- * Queued streams are paused, so each holds at most the receive window its
- * muxer granted before it was queued: 256 KiB on a fresh yamux stream, so
- * the default backlog of 32 holds at most 8 MiB and never reaches this. The
- * budget is what bounds larger backlogs and muxers with larger windows.
+ * Queued streams are paused, so each receives at most the receive window its
+ * muxer granted before it was queued (256 KiB on a fresh yamux stream); past
+ * the budget the stream holding the most is reset. Measured as the node's
+ * heap and array buffers after GC, an attack on a default `accept` holds at
+ * most about twice this (`test/attacks/held-memory.spec.ts`).
  */
 export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024
 

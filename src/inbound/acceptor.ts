@@ -264,7 +264,7 @@ export class Acceptor {
   }
 
   private shift (lane: Lane<IncomingStream>): IteratorYieldResult<IncomingStream> {
-    const entry = lane.entries()[0] as QueuedStream
+    const entry = lane.next() as QueuedStream
 
     return this.yield(lane, this.waiting.remove({ entry, lane }, true), entry.moved)
   }

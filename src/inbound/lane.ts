@@ -15,8 +15,14 @@ export type Admission<T> =
   | { admitted: false, reason: DropReason }
 
 /**
- * One bounded FIFO queue, with its own readers, counters and per-peer slots.
- * It knows nothing of streams: the acceptor puts items in and takes them out.
+ * One bounded queue, with its own readers, counters and per-peer slots. It
+ * knows nothing of streams: the acceptor puts items in and takes them out.
+ *
+ * Items are served network group by network group in turn, each group's
+ * oldest first (moved items before all): a group with one item waiting is
+ * served after at most one item of each other group, however many the others
+ * hold, so a flood from one network delays an honest peer by one turn, not
+ * by the flood's length.
  *
  * When full, an item from a network group holding fewer slots than the group
  * holding the most takes the newest slot of that group's heaviest peer; within
@@ -30,7 +36,11 @@ export class Lane<T> {
   readonly priority: number
   readonly weight: number
   readonly match?: (input: LaneMatchInput) => boolean
-  private readonly queue: Array<LaneEntry<T>> = []
+  /** Moved items, served before any other */
+  private readonly front: Array<LaneEntry<T>> = []
+  /** Each group's items, oldest first; the groups in the order of their turns */
+  private readonly turns = new Map<string, Array<LaneEntry<T>>>()
+  private count = 0
   /** Readers of this lane alone (`IncomingStreams.lane(name)`) */
   readonly readers = new Readers<T>()
   /** Slots held by each peer, and by each network group */
@@ -52,15 +62,15 @@ export class Lane<T> {
 
   /** Items waiting now */
   get size (): number {
-    return this.queue.length
+    return this.count
   }
 
   get isFull (): boolean {
-    return this.queue.length >= this.capacity
+    return this.count >= this.capacity
   }
 
   stats (): LaneStats {
-    return { backlog: this.capacity, queued: this.queue.length, accepted: this.accepted, dropped: this.dropped, moved: this.moved, gone: this.gone }
+    return { backlog: this.capacity, queued: this.count, accepted: this.accepted, dropped: this.dropped, moved: this.moved, gone: this.gone }
   }
 
   countAccepted (): void { this.accepted++ }
@@ -68,9 +78,14 @@ export class Lane<T> {
   countMoved (): void { this.moved++ }
   countGone (): void { this.gone++ }
 
-  /** The entries, oldest first (moved ones at the front) */
-  entries (): ReadonlyArray<LaneEntry<T>> {
-    return this.queue
+  /** The entry to serve next: the first moved one, else the oldest of the group whose turn it is */
+  next (): LaneEntry<T> | undefined {
+    return this.front[0] ?? this.turns.values().next().value?.[0]
+  }
+
+  /** Every entry: the moved ones, then each group's oldest first, groups in turn order */
+  entries (): Array<LaneEntry<T>> {
+    return [...this.front, ...[...this.turns.values()].flat()]
   }
 
   /** Whether `peer` is over `maxPerPeer` here (a peer may always fill a lane whose `maxPerPeer` is its size) */
@@ -89,7 +104,7 @@ export class Lane<T> {
       return { admitted: false, reason: 'peer-limit' }
     }
 
-    if (this.queue.length < this.capacity) {
+    if (this.count < this.capacity) {
       return { admitted: true }
     }
 
@@ -104,21 +119,29 @@ export class Lane<T> {
     return { admitted: true, victim }
   }
 
-  /** Appends an entry, or puts it first (for a moved item) */
+  /** Appends an entry to its group's items, or puts it first (for a moved item) */
   add (entry: LaneEntry<T>, first = false): void {
     if (first) {
-      this.queue.unshift(entry)
+      this.front.unshift(entry)
     } else {
-      this.queue.push(entry)
+      const items = this.turns.get(entry.group)
+
+      if (items == null) {
+        // a group with nothing waiting takes its turn after the others
+        this.turns.set(entry.group, [entry])
+      } else {
+        items.push(entry)
+      }
     }
 
+    this.count++
     increment(this.peerSlots, entry.peer, 1)
     increment(this.groupSlots, entry.group, 1)
   }
 
-  /** Takes the oldest entry out of the queue */
+  /** Takes the entry to serve next out of the queue */
   shift (): LaneEntry<T> | undefined {
-    const entry = this.queue[0]
+    const entry = this.next()
 
     if (entry != null) {
       this.remove(entry)
@@ -127,26 +150,59 @@ export class Lane<T> {
     return entry
   }
 
-  /** Takes an entry out of the queue; false if it was not there */
+  /**
+   * Takes an entry out of the queue; false if it was not there. The oldest of
+   * the group whose turn it is ends that turn: the group goes last.
+   */
   remove (entry: LaneEntry<T>): boolean {
-    const index = this.queue.indexOf(entry)
-
-    if (index === -1) {
+    if (!this.take(entry)) {
       return false
     }
 
-    this.queue.splice(index, 1)
+    this.count--
     increment(this.peerSlots, entry.peer, -1)
     increment(this.groupSlots, entry.group, -1)
 
     return true
   }
 
-  /** Takes every entry out of the queue, oldest first */
+  /** Takes every entry out of the queue, in the order they would be served */
   clear (): Array<LaneEntry<T>> {
+    const all = this.entries()
+    this.front.length = 0
+    this.turns.clear()
+    this.count = 0
     this.peerSlots.clear()
     this.groupSlots.clear()
-    return this.queue.splice(0)
+    return all
+  }
+
+  private take (entry: LaneEntry<T>): boolean {
+    const moved = this.front.indexOf(entry)
+
+    if (moved !== -1) {
+      this.front.splice(moved, 1)
+      return true
+    }
+
+    const items = this.turns.get(entry.group)
+    const index = items?.indexOf(entry) ?? -1
+
+    if (items == null || index === -1) {
+      return false
+    }
+
+    items.splice(index, 1)
+
+    if (items.length === 0) {
+      this.turns.delete(entry.group)
+    } else if (index === 0 && this.turns.keys().next().value === entry.group) {
+      // its turn is over: last in line
+      this.turns.delete(entry.group)
+      this.turns.set(entry.group, items)
+    }
+
+    return true
   }
 
   /**
@@ -169,12 +225,14 @@ export class Lane<T> {
     let victim: LaneEntry<T> | undefined
     let most = floor
 
+    const candidates = [...this.front.filter(entry => entry.group === group), ...(this.turns.get(group) ?? [])]
+
     // newest first, so among equally heavy peers the newest entry goes
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const entry = this.queue[i]
+    for (let i = candidates.length - 1; i >= 0; i--) {
+      const entry = candidates[i]
       const held = this.peerSlots.get(entry.peer) ?? 0
 
-      if (entry.group === group && held > most) {
+      if (held > most) {
         victim = entry
         most = held
       }

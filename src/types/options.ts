@@ -29,7 +29,7 @@ export interface StreamInit {
   /**
    * Backlog of an `accept` that does not set one.
    *
-   * @default 32
+   * @default 512
    */
   backlog?: number
 
@@ -62,7 +62,7 @@ export interface AcceptOptions {
    * and counted in `dropped`. 0 accepts a stream only while a reader waits.
    * Not allowed together with `lanes`, which set their own.
    *
-   * @default 32, or the `backlog` given to `stream()`
+   * @default 512, or the `backlog` given to `stream()`
    */
   backlog?: number
 
@@ -240,7 +240,7 @@ export interface LaneOptions {
   /**
    * Streams that may wait in this lane.
    *
-   * @default 32
+   * @default 512, or the `backlog` given to `stream()`
    */
   backlog?: number
 

@@ -60,6 +60,28 @@ describe('unit: Lane', () => {
       expect(l.size).to.equal(0)
     })
 
+    it('serves network groups in turn: one entry from a quiet group waits behind one entry of a flooding group, not all of them', () => {
+      const l = lane(16)
+      const flood = Array.from({ length: 6 }, () => entry('sybil', 'flood-net'))
+      flood.forEach(e => { l.add(e) })
+      const honest = entry('honest', 'home-net')
+      l.add(honest)
+
+      expect(l.next()).to.equal(flood[0])
+      expect([l.shift(), l.shift(), l.shift()]).to.deep.equal([flood[0], honest, flood[1]])
+      expect(l.entries()).to.deep.equal(flood.slice(2))
+    })
+
+    it('rotates every group with entries, each oldest first; taking out an entry that is not the next keeps the turns', () => {
+      const l = lane(16)
+      const [a1, a2, b1, b2, c1] = [entry('a', 'A'), entry('a', 'A'), entry('b', 'B'), entry('b', 'B'), entry('c', 'C')]
+      ;[a1, a2, b1, b2, c1].forEach(e => { l.add(e) })
+
+      l.remove(b1)
+      expect(l.entries(), 'B keeps its place').to.deep.equal([a1, a2, b2, c1])
+      expect([l.shift(), l.shift(), l.shift(), l.shift(), l.shift()]).to.deep.equal([a1, b2, c1, a2, undefined])
+    })
+
     it('puts a moved entry first, ahead of those already waiting', () => {
       const l = lane(4)
       l.add(entry('a'))
