@@ -140,7 +140,7 @@ function wrapHandleStreamMessage (handleStreamMessage: (this: YamuxMuxerLike, fr
     const dispatchEvent = stream.dispatchEvent
 
     stream.dispatchEvent = function (this: Stream, evt: Event): boolean {
-      return dispatchEvent.call(this, evt instanceof StreamResetEvent ? new StreamResetEvent(err) : evt)
+      return dispatchEvent.call(this, isResetEvent(evt) ? new StreamResetEvent(err) : evt)
     }
 
     try {
@@ -154,4 +154,9 @@ function wrapHandleStreamMessage (handleStreamMessage: (this: YamuxMuxerLike, fr
       }
     }
   }
+}
+
+/** A stream's `close` event for a remote reset, by shape: another copy of `@libp2p/interface` may have made it */
+function isResetEvent (evt: Event): boolean {
+  return evt.type === 'close' && (evt as Event & { error?: Error }).error?.name === 'StreamResetError'
 }
