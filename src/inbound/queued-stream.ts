@@ -1,14 +1,11 @@
-import { MAX_BLOCK, ReadBufferCompactor, install, windowLeft } from '../libp2p-fixes/index.ts'
+import { MAX_BLOCK, compactWhilePaused, stopCompacting, windowLeft } from '../libp2p-fixes/index.ts'
 import type { LaneEntry } from './lane.ts'
+import type { ReadBufferCompactor } from '../libp2p-fixes/index.ts'
 import type { IncomingStream } from '../types/index.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 
-/**
- * The queued streams being watched, by stream. Counted apart so that the
- * class-level `onData` hook costs one comparison while nothing is queued.
- */
+/** The queued streams being watched, by stream */
 const watched = new WeakMap<object, QueuedStream>()
-let watching = 0
 
 const ONCE = { once: true }
 
@@ -16,7 +13,7 @@ const ONCE = { once: true }
  * What a stream may hold once it is paused, if its remote sends all it was
  * granted: the bytes it buffers now, the receive window its remote has not
  * used, and the one block of slack that copying them into blocks may add
- * (see {@link ReadBufferCompactor}). A moved stream reserves this much of
+ * (see `compactWhilePaused`). A moved stream reserves this much of
  * `maxQueuedBytes` while it waits. For a muxer that does not expose its
  * window, only the bytes buffered; what arrives beyond them counts as any
  * queued stream's bytes do.
@@ -49,8 +46,8 @@ function onQueuedClose (evt: StreamCloseEvent): void {
  * waits (libp2p would otherwise reset it at 4 MiB) and put back when it
  * leaves the queue.
  *
- * Nothing is assigned to the stream itself: the bytes are counted by a hook
- * on its class's `onData` (installed once, active only for queued streams)
+ * Nothing is assigned to the stream itself: what it receives is copied into
+ * blocks of its own and counted as each chunk arrives (`compactWhilePaused`),
  * and its closing is heard by one listener shared by all queued streams.
  */
 export class QueuedStream implements LaneEntry<IncomingStream> {
@@ -63,13 +60,13 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
   readonly moved: boolean
   /** Bytes it buffers that arrived from its remote */
   bytes = 0
-  /** Memory those bytes hold, copied into blocks of its own (see {@link ReadBufferCompactor}) */
+  /** Memory those bytes hold, copied into blocks of its own (see `compactWhilePaused`) */
   held = 0
   /** Bytes of `maxQueuedBytes` reserved for it while it waits: what a moved stream may receive once paused; 0 for a new stream */
   readonly reserved: number
   /** Its read buffer limit before it was raised to `reserved`, if it was */
   private readonly bufferLimit?: number
-  private readonly compactor = new ReadBufferCompactor()
+  private compactor?: ReadBufferCompactor
   private readonly onBytes: (entry: QueuedStream, delta: number, chargeDelta: number) => void
   private readonly onClose: (entry: QueuedStream, evt: StreamCloseEvent) => void
 
@@ -119,7 +116,7 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
 
     if (watched.get(stream) === this) {
       watched.delete(stream)
-      watching--
+      stopCompacting(stream)
     }
 
     if (resume && stream.readStatus === 'paused') {
@@ -149,10 +146,10 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
     this.onClose(this, evt)
   }
 
-  /** Compacts what arrived since the last call, and reports a change in the bytes the stream holds */
+  /** Reports a change in the bytes the stream holds, and in the memory they hold */
   report (): void {
     const { stream } = this.item
-    const held = this.compactor.compact(stream)
+    const held = this.compactor?.held ?? stream.readBufferLength
     const delta = stream.readBufferLength - this.bytes
 
     if (delta !== 0 || held !== this.held) {
@@ -163,30 +160,10 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
     }
   }
 
-  /**
-   * Reports the bytes already buffered, then each chunk the muxer delivers.
-   * libp2p's message streams take every received chunk through `onData`;
-   * a stream without one is counted once, when queued.
-   */
+  /** Reports the bytes already buffered, then those of each chunk the muxer delivers */
   private countBytes (stream: Stream): void {
-    if (!watched.has(stream)) {
-      watching++
-    }
-
     watched.set(stream, this)
+    this.compactor = compactWhilePaused(stream, () => { this.report() })
     this.report()
-
-    install(stream, 'onData', wrapOnData)
-  }
-}
-
-/** The class-level `onData` hook: the original, then a report for a queued stream */
-function wrapOnData (onData: (this: Stream, data: unknown) => void): (this: Stream, data: unknown) => void {
-  return function (this: Stream, data: unknown): void {
-    onData.call(this, data)
-
-    if (watching > 0) {
-      watched.get(this)?.report()
-    }
   }
 }

@@ -1,3 +1,4 @@
+import { compactWhilePaused, stopCompacting } from './compact-read-buffer.ts'
 import { windowLeft } from './window.ts'
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -5,6 +6,48 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 type Chunk = Uint8Array | Uint8ArrayList
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
+
+/**
+ * Chunks smaller than this are copied: into a block rather than kept as
+ * objects of their own while they wait, and into a buffer of their own when
+ * handed to a waiting reader. noise decrypts messages under ~1,200 bytes in
+ * place, so such a chunk may be a view that keeps the socket's whole read
+ * buffer alive for as long as the application keeps it.
+ */
+const SMALL = 2048
+
+/** The size of a block small chunks are copied into */
+const BLOCK = 16 * 1024
+
+/** `chunk`'s bytes in a buffer of their own */
+function copy (chunk: Chunk): Uint8Array {
+  return chunk instanceof Uint8Array ? chunk.slice() : chunk.slice()
+}
+
+/** Small chunks copied together, yielded as one */
+class Block {
+  readonly bytes = new Uint8Array(BLOCK)
+  filled = 0
+
+  /** Copies `chunk` in; false when it does not fit */
+  add (chunk: Chunk): boolean {
+    if (this.filled + chunk.byteLength > BLOCK) {
+      return false
+    }
+
+    for (const buf of chunk instanceof Uint8Array ? [chunk] : chunk) {
+      this.bytes.set(buf, this.filled)
+      this.filled += buf.byteLength
+    }
+
+    return true
+  }
+
+  /** The bytes copied in: a view when they fill most of the block, else a copy, so a reader keeping them pins no more */
+  take (): Uint8Array {
+    return this.filled > BLOCK / 2 ? this.bytes.subarray(0, this.filled) : this.bytes.slice(0, this.filled)
+  }
+}
 
 /** Per-stream read-ahead limits that differ from the default */
 const limits = new WeakMap<Stream, number>()
@@ -28,7 +71,10 @@ export function setReadAhead (stream: Stream, limit: number, defaultLimit: numbe
  * granting window, and resumed once the reader has taken half of them. While
  * paused, what the remote was granted already still arrives into libp2p's read
  * buffer, whose limit is raised to cover it so that an honest sender is never
- * reset for it.
+ * reset for it, and which is compacted as it arrives (`compactWhilePaused`).
+ * Chunks smaller than 2 KiB are copied (into 16 KiB blocks while they wait
+ * for the reader), so a remote sending one-byte frames makes it hold bytes,
+ * not an object and a pinned socket buffer per frame.
  *
  * Otherwise it behaves as the stream's own iterator: it yields each
  * `message`, ends at the remote's half-close after what was received, and
@@ -38,7 +84,7 @@ export function setReadAhead (stream: Stream, limit: number, defaultLimit: numbe
 export class ReadAhead implements AsyncIterator<Chunk, undefined> {
   private readonly stream: Stream
   private readonly limit: number
-  private readonly chunks: Chunk[] = []
+  private readonly chunks: Array<Chunk | Block> = []
   private bytes = 0
   private ended = false
   private listening = false
@@ -67,9 +113,10 @@ export class ReadAhead implements AsyncIterator<Chunk, undefined> {
   }
 
   next (): Promise<IteratorResult<Chunk, undefined>> {
-    const value = this.chunks.shift()
+    const next = this.chunks.shift()
 
-    if (value != null) {
+    if (next != null) {
+      const value = next instanceof Block ? next.take() : next
       this.bytes -= value.byteLength
 
       if (this.paused && this.bytes <= this.limit / 2) {
@@ -105,16 +152,29 @@ export class ReadAhead implements AsyncIterator<Chunk, undefined> {
   }
 
   private readonly onMessage = (evt: StreamMessageEvent): void => {
+    const data = evt.data
     const reader = this.reader
 
     if (reader != null) {
       this.reader = undefined
-      reader.resolve({ done: false, value: evt.data })
+      // a small payload may be a view into the socket's whole read buffer
+      reader.resolve({ done: false, value: data.byteLength < SMALL ? copy(data) : data })
       return
     }
 
-    this.chunks.push(evt.data)
-    this.bytes += evt.data.byteLength
+    this.bytes += data.byteLength
+
+    if (data.byteLength >= SMALL) {
+      this.chunks.push(data)
+    } else {
+      const last = this.chunks[this.chunks.length - 1]
+
+      if (!(last instanceof Block) || !last.add(data)) {
+        const block = new Block()
+        block.add(data)
+        this.chunks.push(block)
+      }
+    }
 
     if (this.bytes >= this.limit && this.stream.readStatus === 'readable') {
       this.pause()
@@ -155,6 +215,7 @@ export class ReadAhead implements AsyncIterator<Chunk, undefined> {
     const { stream } = this
     this.paused = true
     stream.pause()
+    compactWhilePaused(stream)
 
     // what the remote may still send was granted before the pause
     const granted = stream.readBufferLength + windowLeft(stream)
@@ -166,6 +227,7 @@ export class ReadAhead implements AsyncIterator<Chunk, undefined> {
 
   private unpause (): void {
     this.paused = false
+    stopCompacting(this.stream)
 
     if (this.stream.readStatus === 'paused') {
       this.stream.resume()

@@ -106,6 +106,22 @@ describe('attack: what a remote can make the node hold, as memory after GC', fun
     expect(sent.stream.status).to.equal('open')
   })
 
+  it('one-byte frames into an accepted stream that echoes them to a remote that never reads hold at most 16 MiB', async () => {
+    victim = await startVictim({ side: 'stream', mode: 'echo', protocol: PROTOCOL })
+    const before = await victim.held()
+
+    const sent = await floodFrames(attacker, victim.addr, PROTOCOL, { streams: 1, writes: 400_000, size: 1, seconds: 10, unread: true })
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const after = await victim.held()
+
+    // eslint-disable-next-line no-console
+    console.log('      %d one-byte frames in %s s to an echo nobody reads: held %s MiB more (array buffers %s)',
+      sent.writes, sent.seconds.toFixed(1), mib(grown(before, after)), mib(after.arrayBuffers - before.arrayBuffers))
+
+    expect(sent.writes).to.be.greaterThan(100_000)
+    expect(grown(before, after)).to.be.at.most(BOUND)
+  })
+
   it('a remote that reads its echo only after a pause gets every byte back, in order', async () => {
     victim = await startVictim({ side: 'stream', mode: 'echo', protocol: PROTOCOL })
     const total = 16 * MiB
