@@ -16,7 +16,14 @@ import type { Stream } from '@libp2p/interface'
  * js-libp2p in both directions; the README of test/interop says what the
  * others do
  */
-const PYTHON_TRANSPORTS: InteropTransport[] = ['tcp', 'tls']
+const PYTHON_TRANSPORTS: InteropTransport[] = (process.env.PYT?.split(',') as InteropTransport[]) ?? ['tcp', 'tls']
+
+/**
+ * What python-peer is told besides `--transport`: over TLS, a certificate
+ * whose first extension is libp2p's (see "refuses py-libp2p's default TLS
+ * certificate" below)
+ */
+const PEER_FLAGS: Partial<Record<InteropTransport, string[]>> = { tls: ['--tls-extension-first'] }
 
 /** Sizes of the length-prefixed messages: 0 B to 64 KiB, both ends included */
 const LP_SIZES = Array.from({ length: 1000 }, (_, i) => Math.round((i * 65536) / 999))
@@ -43,7 +50,7 @@ for (const transport of PYTHON_TRANSPORTS) {
     let node: Node
 
     before(async () => {
-      peer = await startPeer('python', ['listen', '--transport', transport])
+      peer = await startPeer('python', ['listen', '--transport', transport, ...PEER_FLAGS[transport] ?? []])
       node = await createInteropNode(transport)
     })
 
@@ -157,7 +164,7 @@ for (const transport of PYTHON_TRANSPORTS) {
 
     /** Runs one dial case in its own python-peer process and returns its result line */
     async function dial (testCase: string, ...flags: string[]): Promise<any> {
-      const peer = await startPeer('python', ['dial', node.getMultiaddrs()[0].toString(), testCase, '--transport', transport, ...flags])
+      const peer = await startPeer('python', ['dial', node.getMultiaddrs()[0].toString(), testCase, '--transport', transport, ...PEER_FLAGS[transport] ?? [], ...flags])
 
       try {
         return await peer.result()

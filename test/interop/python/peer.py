@@ -5,6 +5,12 @@ the command line of the Go and Rust peers (see ../README.md).
     python peer.py listen [--transport T] [--timeout SECONDS]
     python peer.py dial <multiaddr-with-/p2p/> <case> [--transport T] [--by-peer-id]
                    [--timeout SECONDS] [--bytes N] [--count N]
+
+Only here: --tls-extension-first (with --transport tls) gives the TLS
+certificate the libp2p public key extension as its only extension, instead of
+py-libp2p's default certificate, which puts Basic Constraints and Key Usage
+before it: @libp2p/tls 3.1.10 looks for the libp2p extension only in the first
+place, and refuses py-libp2p's default certificate.
 """
 
 from __future__ import annotations
@@ -17,13 +23,17 @@ import os
 import sys
 import time
 
+import datetime
+
 import multiaddr
 import trio
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from libp2p import create_yamux_muxer_option, generate_new_ed25519_identity, new_host
 from libp2p.crypto.x25519 import create_new_key_pair as create_new_x25519_key_pair
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_ID, Transport as NoiseTransport
-from libp2p.security.tls.transport import PROTOCOL_ID as TLS_ID, TLSTransport
+from libp2p.security.tls.transport import PROTOCOL_ID as TLS_ID, IdentityConfig, TLSTransport
 
 from cases import CASES
 from server import register_servers
@@ -66,7 +76,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--by-peer-id", action="store_true")
     parser.add_argument("--bytes", type=positive_int, default=64 << 20)
     parser.add_argument("--count", type=positive_int, default=2000)
+    parser.add_argument("--tls-extension-first", action="store_true")
     args = parser.parse_args(argv)
+    if args.tls_extension_first and args.transport != "tls":
+        parser.error("--tls-extension-first needs --transport tls")
     if args.mode == "listen" and (args.addr is not None or args.by_peer_id):
         parser.error("listen takes no address, case or --by-peer-id")
     if args.mode == "dial":
@@ -80,10 +93,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def make_host(transport: str):
+def bare_cert_template() -> x509.CertificateBuilder:
+    """
+    A certificate template without extensions, so that the libp2p public key
+    extension py-libp2p adds is the first and only one; the validity (1 hour
+    back, 100 years on) is py-libp2p's own.
+    """
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "libp2p")])
+    not_before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    return (x509.CertificateBuilder()
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_before + datetime.timedelta(days=365 * 100))
+            .subject_name(name)
+            .issuer_name(name))
+
+
+def make_host(transport: str, tls_extension_first: bool):
     key_pair = generate_new_ed25519_identity()
+    identity = IdentityConfig(cert_template=bare_cert_template()) if tls_extension_first else None
     security = {
-        "tls": {TLS_ID: TLSTransport(key_pair)},
+        "tls": {TLS_ID: TLSTransport(key_pair, identity_config=identity)},
         "tcp": {NOISE_ID: NoiseTransport(key_pair, noise_privkey=create_new_x25519_key_pair().private_key)},
     }
     security["ws"] = security["tcp"]
@@ -113,7 +143,7 @@ async def wait_for_stdin_end() -> None:
 
 async def run(args: argparse.Namespace) -> int:
     deadline = trio.current_time() + args.timeout
-    host = make_host(args.transport)
+    host = make_host(args.transport, args.tls_extension_first)
     if args.mode == "listen":
         register_servers(host)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import struct
 
-from libp2p.network.stream.exceptions import StreamEOF
+from libp2p.network.stream.exceptions import StreamEOF, StreamReset
+from libp2p.transport.quic.exceptions import QUICStreamClosedError
 
 # the size of every read: yamux's default window, so one read can empty it
 READ_SIZE = 256 * 1024
@@ -46,10 +47,24 @@ class ProtocolError(Exception):
     """The remote broke the framing of a length-prefixed stream."""
 
 
+def closed_not_reset(stream, err: StreamReset) -> bool:
+    """
+    py-libp2p 0.8.1 over QUIC: once a stream has sent its FIN and received the
+    remote's, its state is CLOSED and a read raises `QUICStreamClosedError`,
+    which `NetStream.read` turns into `StreamReset`, instead of the end of the
+    stream. The QUIC stream itself still knows whether it was reset.
+    """
+    muxed = getattr(stream, "muxed_stream", None)
+    return isinstance(err.__cause__, QUICStreamClosedError) and hasattr(muxed, "is_reset") \
+        and not muxed.is_reset()
+
+
 class Reader:
     """
     Buffered reads from a py-libp2p stream. py-libp2p raises ``StreamEOF`` at
-    the end of a stream instead of returning ``b""``; here the end is ``b""``.
+    the end of a stream instead of returning ``b""``; here the end is ``b""``
+    (also the end that py-libp2p's QUIC streams report as a reset, see
+    `closed_not_reset`).
     """
 
     def __init__(self, stream) -> None:
@@ -64,6 +79,10 @@ class Reader:
         try:
             chunk = await self.stream.read(READ_SIZE)
         except StreamEOF:
+            chunk = b""
+        except StreamReset as err:
+            if not closed_not_reset(self.stream, err):
+                raise
             chunk = b""
         if not chunk:
             self.ended = True
