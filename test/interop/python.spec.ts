@@ -13,10 +13,10 @@ import type { Connection, Stream } from '@libp2p/interface'
 
 /**
  * The transports on which python-peer (py-libp2p 0.8.1) runs every case
- * against js-libp2p in both directions. QUIC is left out: in 1 of 5 runs a
- * py-libp2p QUIC stream ended 168 bytes before the end of what js-libp2p sent
- * (test/interop/README.md, "The Python peer"); `LIBP2P_STREAM_PYTHON_TRANSPORTS=tcp,tls,ws,quic` runs
- * it too.
+ * against js-libp2p in both directions. QUIC is left out: in 2 of 5 runs a
+ * py-libp2p QUIC stream ended before the end of what js-libp2p sent
+ * (test/interop/README.md, "The Python peer");
+ * `LIBP2P_STREAM_PYTHON_TRANSPORTS=tcp,tls,ws,quic` runs it too.
  */
 const PYTHON_TRANSPORTS = pythonTransports(process.env.LIBP2P_STREAM_PYTHON_TRANSPORTS ?? 'tcp,tls,ws')
 
@@ -33,8 +33,8 @@ function pythonTransports (list: string): InteropTransport[] {
 
 /**
  * What python-peer is told besides `--transport`: over TLS, a certificate
- * whose first extension is libp2p's (see "refuses py-libp2p's default TLS
- * certificate" below)
+ * whose only extension is libp2p's (see "the TLS certificate py-libp2p 0.8.1
+ * makes by default" below)
  */
 const PEER_FLAGS: Partial<Record<InteropTransport, string[]>> = { tls: ['--tls-extension-first'] }
 
