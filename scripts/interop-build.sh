@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Builds the Go and Rust interop peers (test/interop/{go,rust}) used by the
-# interop tests, and installs the JS side's QUIC transport (test/interop/quic).
+# Builds the Go, Rust and Python interop peers (test/interop/{go,rust,python})
+# used by the interop tests, and installs the JS side's QUIC transport
+# (test/interop/quic).
 #
-#   scripts/interop-build.sh          # all three
+#   scripts/interop-build.sh          # all four
 #   scripts/interop-build.sh go       # build only the Go peer
 #   scripts/interop-build.sh rust     # build only the Rust peer
+#   scripts/interop-build.sh python   # only the Python peer and its venv
 #   scripts/interop-build.sh quic     # install only @chainsafe/libp2p-quic
 #
 # Binaries go to ${LIBP2P_STREAM_INTEROP_BIN:-$HOME/.cache/libp2p-stream/interop-bin}
-# as go-peer and rust-peer. Build caches stay outside the repository:
+# as go-peer, rust-peer and python-peer (a launcher for the peer's sources,
+# copied to python-peer.src beside it). Build caches stay outside the repository:
 #   - cargo: ${XDG_CACHE_HOME:-$HOME/.cache}/libp2p-stream/cargo-target
 #   - go:    the usual GOCACHE / GOMODCACHE (go env), unless already set
+#   - python: a virtual environment in ${XDG_CACHE_HOME:-$HOME/.cache}/libp2p-stream/python-venv,
+#     made by ${LIBP2P_STREAM_PYTHON:-python3.11} (else python3, >= 3.10) from
+#     test/interop/python/requirements.txt (exact versions, hashes checked) and
+#     made again only when that file changes
 # @chainsafe/libp2p-quic goes to test/interop/quic/node_modules (ignored by
 # git), from that folder's own package.json and lock: it is not in the root
 # lock because the registry used here serves its native binary for
@@ -21,6 +28,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN_DIR="${LIBP2P_STREAM_INTEROP_BIN:-$HOME/.cache/libp2p-stream/interop-bin}"
 CARGO_TARGET="${XDG_CACHE_HOME:-$HOME/.cache}/libp2p-stream/cargo-target"
+PYTHON_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/libp2p-stream/python-venv"
+PYTHON_DIR="$ROOT/test/interop/python"
 QUIC_DIR="$ROOT/test/interop/quic"
 # the Node the npm scripts run (the `node` dev dependency), which loads the
 # native binary
@@ -36,16 +45,16 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(go rust quic)
+  targets=(go rust python quic)
 fi
 for t in "${targets[@]}"; do
   case "$t" in
-    go | rust | quic) ;;
+    go | rust | python | quic) ;;
     -h | --help)
-      sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
-    *) die "unknown target '$t' (expected: go, rust, quic)" ;;
+    *) die "unknown target '$t' (expected: go, rust, python, quic)" ;;
   esac
 done
 
@@ -63,6 +72,17 @@ for t in "${targets[@]}"; do
         die "the Rust toolchain ('cargo') is missing: the Rust interop peer needs Rust >= 1.85 (edition 2024).
   Install it with rustup (https://rustup.rs), make sure 'cargo' is on PATH,
   then run this script again."
+      ;;
+    python)
+      PYTHON="${LIBP2P_STREAM_PYTHON:-}"
+      if [ -z "$PYTHON" ]; then
+        PYTHON=$(command -v python3.11 || command -v python3 || true)
+      fi
+      [ -n "$PYTHON" ] && "$PYTHON" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null ||
+        die "Python >= 3.10 with the venv module is missing: the Python interop peer (py-libp2p 0.8.1) needs it.
+  test/interop/python/requirements.txt was locked with Python 3.11 (python3.11 is used when on PATH);
+  install it (e.g. the python3.11 and python3.11-venv packages), or set LIBP2P_STREAM_PYTHON
+  to an interpreter, then run this script again."
       ;;
     quic)
       [ -x "$NODE" ] && command -v npm >/dev/null 2>&1 ||
@@ -95,6 +115,39 @@ build_rust() {
   cp -f "$CARGO_TARGET/release/rust-peer" "$BIN_DIR/rust-peer.tmp"
   mv -f "$BIN_DIR/rust-peer.tmp" "$BIN_DIR/rust-peer"
   echo "interop-build: rust-peer built in $(elapsed "$start")s" >&2
+}
+
+build_python() {
+  local start stamp want
+  start="$(now)"
+  want="$("$PYTHON" --version 2>&1 | awk '{print $2}') $(sha256sum "$PYTHON_DIR/requirements.txt" | awk '{print $1}')"
+  stamp="$PYTHON_VENV/.libp2p-stream-requirements"
+  if [ -x "$PYTHON_VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+    echo "interop-build: python venv $PYTHON_VENV is up to date (Python ${want% *})" >&2
+  else
+    echo "interop-build: making the python venv $PYTHON_VENV (Python ${want% *}) from test/interop/python/requirements.txt" >&2
+    rm -rf "$PYTHON_VENV"
+    "$PYTHON" -m venv "$PYTHON_VENV" || die "python -m venv $PYTHON_VENV failed"
+    # every package pinned with its hashes: --require-hashes refuses anything
+    # else, --no-deps installs exactly the lock
+    "$PYTHON_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+      --require-hashes --no-deps -r "$PYTHON_DIR/requirements.txt" >&2 ||
+      die "pip install of test/interop/python/requirements.txt into $PYTHON_VENV failed"
+    echo "$want" >"$stamp"
+  fi
+  # the peer's sources are copied beside the launcher, as the other peers'
+  # binaries are: a run uses what was built, not the working tree of the moment
+  rm -rf "$BIN_DIR/python-peer.src.tmp"
+  mkdir -p "$BIN_DIR/python-peer.src.tmp"
+  cp "$PYTHON_DIR"/*.py "$BIN_DIR/python-peer.src.tmp/"
+  rm -rf "$BIN_DIR/python-peer.src"
+  mv "$BIN_DIR/python-peer.src.tmp" "$BIN_DIR/python-peer.src"
+  printf '#!/bin/sh\n# python-peer: the py-libp2p interop peer (test/interop/python), made by scripts/interop-build.sh\nexec "%s" -s -E "%s" "$@"\n' \
+    "$PYTHON_VENV/bin/python" "$BIN_DIR/python-peer.src/peer.py" >"$BIN_DIR/python-peer.tmp"
+  chmod +x "$BIN_DIR/python-peer.tmp"
+  mv -f "$BIN_DIR/python-peer.tmp" "$BIN_DIR/python-peer"
+  "$BIN_DIR/python-peer" --help >/dev/null || die "python-peer does not start: see the error above"
+  echo "interop-build: python-peer ready in $(elapsed "$start")s" >&2
 }
 
 build_quic() {
