@@ -8,7 +8,7 @@ export const COLORS = { stream: '#1f77b4', raw: '#d62728', other: '#2ca02c' }
 
 const escape = text => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 
-/** Round tick values covering [min, max] */
+// Round tick values covering [min, max]
 function ticks (min, max, count = 5) {
   if (max <= min) { max = min + 1 }
   const raw = (max - min) / count
@@ -19,7 +19,10 @@ function ticks (min, max, count = 5) {
   return out
 }
 
-const label = v => Math.abs(v) >= 10_000 ? `${(v / 1000).toFixed(0)}k` : Number.isInteger(v) ? String(v) : v.toFixed(2)
+function label (v) {
+  if (Math.abs(v) >= 10_000) { return `${(v / 1000).toFixed(0)}k` }
+  return Number.isInteger(v) ? String(v) : v.toFixed(2)
+}
 
 /**
  * A line chart

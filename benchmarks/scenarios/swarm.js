@@ -53,7 +53,7 @@ function flag (key) {
   return process.argv.slice(2).find(a => a.startsWith(`--${key}=`))?.slice(key.length + 3)
 }
 
-/** The options of the run: defaults, then flags */
+// The options of the run: defaults, then flags
 function config (quick) {
   const list = (key, fallback) => (flag(key) ?? fallback).split(',').map(s => s.trim()).filter(Boolean)
   const accept = JSON.parse(flag('accept') ?? '{}')
@@ -68,14 +68,14 @@ function config (quick) {
   return { accept, ns, seconds, transports, variants, charts }
 }
 
-/** Jain's fairness index: 1 when every client got the same, 1/n when one got everything */
+// Jain's fairness index: 1 when every client got the same, 1/n when one got everything
 export function jain (values) {
   const sum = values.reduce((a, b) => a + b, 0)
   const squares = values.reduce((a, b) => a + b * b, 0)
   return squares === 0 ? 1 : (sum * sum) / (values.length * squares)
 }
 
-/** A server in a child process (TCP), driven over IPC */
+// A server in a child process (TCP), driven over IPC
 async function serverProcess (options) {
   const child = fork(SERVER, [JSON.stringify(options)], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const pending = new Map()
@@ -107,7 +107,7 @@ async function serverProcess (options) {
   }
 }
 
-/** The memory transport does not cross processes: the server runs here, without a memory figure */
+// The memory transport does not cross processes: the server runs here, without a memory figure
 async function serverHere (options) {
   const server = await startServer(options)
   return {
@@ -120,7 +120,7 @@ async function serverHere (options) {
   }
 }
 
-/** Client nodes; over TCP the i-th dials from 127.<1 + i/250>.<i % 250>.1 (its own /24), or from `sybil` /24's host i */
+// Client nodes; over TCP the i-th dials from 127.<1 + i/250>.<i % 250>.1 (its own /24), or from `sybil` /24's host i
 async function createClients (transport, count, { sybil = false } = {}) {
   const clients = []
   for (let i = 0; i < count; i += 25) {
@@ -138,7 +138,7 @@ function failureReason (where, err) {
   return `${where}: ${err?.name ?? 'Error'}`
 }
 
-/** One open, 16-byte echo and close; throws `{ where, err }` */
+// One open, 16-byte echo and close; throws `{ where, err }`
 async function exchange (open, signal) {
   let stream
   try {
@@ -179,7 +179,7 @@ async function exchange (open, signal) {
 /**
  * One client's closed loop until `deadline`; counts into `rec`
  *
- * @param {() => Promise<any>} open
+ * @param {(signal: AbortSignal) => Promise<import('@libp2p/interface').Stream>} open
  * @param {number} deadline - performance.now() at which no new exchange starts
  * @param {AbortSignal} signal - the hard stop
  * @param {object} rec - this client's record
@@ -208,12 +208,8 @@ async function closedLoop (open, deadline, signal, rec, phase, retryMax) {
   }
 }
 
-/**
- * One measured run of one side: connect every client, run the loops for
- * `seconds`, then measure the server with every connection still open
- *
- * @param {object} o
- */
+// One measured run of one side: connect every client, run the loops for
+// `seconds`, then measure the server with every connection still open
 async function runSide ({ transport, side, accept, groups, seconds }) {
   const server = transport === 'tcp'
     ? await serverProcess({ transport, side, accept, workers: WORKERS })
@@ -276,7 +272,7 @@ async function runSide ({ transport, side, accept, groups, seconds }) {
   }
 }
 
-/** Figures of one side of one run, for the clients of `group` */
+// Figures of one side of one run, for the clients of `group`
 function figures (run, group = 'honest') {
   const recs = run.records.filter(r => r.group === group)
   const done = recs.map(r => r.done)
@@ -298,7 +294,7 @@ function figures (run, group = 'honest') {
   }
 }
 
-/** Runs both sides, the order alternating, and returns their figures */
+// Runs both sides, the order alternating, and returns their figures
 async function bothSides (o, log, order) {
   const out = {}
   for (const side of order % 2 === 0 ? ['stream', 'raw'] : ['raw', 'stream']) {
@@ -320,7 +316,7 @@ const rowOf = (base, figure, unit, stream, raw, higherIsBetter = true) => ({
   ratio: raw === 0 || raw == null || stream == null ? undefined : { median: stream / raw, n: 1 }
 })
 
-/** The table rows of one plain run */
+// The table rows of one plain run
 function rowsOf (base, label, s, r) {
   const failures = f => `${f.openFailures}${f.openFailures > 0 ? ` (${Object.entries(f.failures).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`
   const rows = [
