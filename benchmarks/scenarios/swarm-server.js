@@ -97,6 +97,8 @@ export async function startServer ({ transport, side, accept = {}, workers = 4 }
 if (process.send != null && process.argv[2] != null) {
   const server = await startServer(JSON.parse(process.argv[2]))
   const baseline = await server.measure()
+  // the parent went away without stopping it
+  process.once('disconnect', () => { process.exit(0) })
   process.on('message', async msg => {
     try {
       if (msg.cmd === 'measure') {
