@@ -47,7 +47,7 @@ export function lineChart ({ title, xLabel, yLabel, series, yRange, rules = [] }
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`,
-    `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${escape(title)}</text>`
+    `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="13" font-weight="bold">${escape(title)}</text>`
   ]
   for (const t of ticks(y0, y1)) {
     parts.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + w}" y1="${sy(t).toFixed(1)}" y2="${sy(t).toFixed(1)}" stroke="#e5e5e5"/>`,

@@ -80,7 +80,8 @@ export async function startServer ({ transport, side, accept = {}, workers = 4 }
       const connections = node.getConnections()
       // the /24s (or other addresses) the connections come from: proof the clients' source addresses took
       const groups = new Set(connections.map(c => c.remoteAddr.toString().split('/').slice(0, 3).join('/').replace(/\.\d+$/, '')))
-      return { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, total: m.heapUsed + m.arrayBuffers, rss: m.rss, connections: connections.length, networkGroups: groups.size }
+      const cpu = process.cpuUsage()
+      return { cpu: cpu.user + cpu.system, heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, total: m.heapUsed + m.arrayBuffers, rss: m.rss, connections: connections.length, networkGroups: groups.size }
     },
     stats () {
       return { served, accept: incoming?.stats() }

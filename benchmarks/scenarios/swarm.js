@@ -104,8 +104,10 @@ async function serverProcess (options) {
     measure: async () => ask('measure'),
     stats: async () => ask('stats'),
     stop: async () => {
-      await Promise.race([ask('stop'), sleep(10_000)])
-      child.kill()
+      // it exits by itself once stopped (a CPU profile is written on exit); killed if it does not
+      const exited = new Promise(resolve => { child.once('exit', resolve) })
+      await Promise.race([ask('stop').then(async () => exited), sleep(10_000)])
+      if (child.exitCode == null) { child.kill() }
     }
   }
 }
@@ -258,6 +260,7 @@ async function runSide ({ transport, side, accept, groups, seconds }) {
       }
     }
     await Promise.all(loops)
+    const wall = (performance.now() - started) * 1000
     const after = await server.measure()
     const stats = await server.stats()
     const peers = after?.connections ?? all.length
@@ -277,6 +280,9 @@ async function runSide ({ transport, side, accept, groups, seconds }) {
             after: after.total,
             peers,
             networkGroups: after.networkGroups,
+            // the server process's CPU time over the run (µs), and the share of one core it used
+            cpu: after.cpu - connected.cpu,
+            cpuShare: (after.cpu - connected.cpu) / wall,
             perPeerConnected: (connected.total - server.baseline.total) / connected.connections,
             perPeerAfterLoad: (after.total - server.baseline.total) / peers
           }
@@ -307,7 +313,8 @@ function figures (run, group = 'honest') {
     openFailures: Object.values(run.failures).reduce((a, b) => a + b, 0),
     drops: run.stats?.accept?.dropReasons,
     acceptStats: run.stats?.accept,
-    memory: run.memory
+    memory: run.memory,
+    serverCpuPerExchange: run.memory == null || total === 0 ? undefined : run.memory.cpu / total
   }
 }
 
@@ -317,7 +324,7 @@ async function bothSides (o, log, order) {
   for (const side of order % 2 === 0 ? ['stream', 'raw'] : ['raw', 'stream']) {
     out[side] = await runSide({ ...o, side })
     const f = figures(out[side])
-    log(`  ${o.label} ${side}: Jain ${f.jain.toFixed(3)}, ${f.exchangesPerSecond.toFixed(0)}/s, served p50/p99 ${f.served.p50?.toFixed(1)}/${f.served.p99?.toFixed(1)} ms, failures ${JSON.stringify(f.failures)}${f.drops == null ? '' : `, drops ${JSON.stringify(Object.fromEntries(Object.entries(f.drops).filter(([, v]) => v > 0)))}`}${f.retryLate == null ? '' : `, retry waits late by p50/max ${f.retryLate.p50.toFixed(1)}/${f.retryLate.max.toFixed(0)} ms`}${f.memory == null ? '' : `, ${(f.memory.perPeerAfterLoad / 1024).toFixed(1)} KiB/peer, ${f.memory.peers} peers from ${f.memory.networkGroups} network groups`}`)
+    log(`  ${o.label} ${side}: Jain ${f.jain.toFixed(3)}, ${f.exchangesPerSecond.toFixed(0)}/s, served p50/p99 ${f.served.p50?.toFixed(1)}/${f.served.p99?.toFixed(1)} ms, failures ${JSON.stringify(f.failures)}${f.drops == null ? '' : `, drops ${JSON.stringify(Object.fromEntries(Object.entries(f.drops).filter(([, v]) => v > 0)))}`}${f.retryLate == null ? '' : `, retry waits late by p50/max ${f.retryLate.p50.toFixed(1)}/${f.retryLate.max.toFixed(0)} ms`}${f.memory == null ? '' : `, ${(f.memory.perPeerAfterLoad / 1024).toFixed(1)} KiB/peer, server CPU ${(f.memory.cpuShare * 100).toFixed(0)} % of a core (${(f.serverCpuPerExchange / 1000).toFixed(2)} ms per exchange), ${f.memory.peers} peers from ${f.memory.networkGroups} network groups`}`)
   }
   return out
 }
@@ -349,23 +356,42 @@ function rowsOf (base, label, s, r) {
     rows.push({ ...rowOf(base, `${label}: streams the server reset, by reason: ${reasons}`, 'streams', Object.values(s.drops).reduce((a, b) => a + b, 0), 0, false), ratio: undefined })
   }
   if (s.memory != null && r.memory != null) {
+    rows.push(rowOf(base, `${label}: server CPU per exchange (server process, user + system)`, 'ms', s.serverCpuPerExchange / 1000, r.serverCpuPerExchange / 1000, false))
+    rows.push(rowOf(base, `${label}: server CPU used, share of one core`, '', s.memory.cpuShare, r.memory.cpuShare, false))
     rows.push(rowOf(base, `${label}: server memory per connected peer after the run (heap + array buffers, GC)`, 'B', s.memory.perPeerAfterLoad, r.memory.perPeerAfterLoad, false))
   }
   return rows
 }
 
-function writeCharts (dir, results, log) {
+/**
+ * The SVG charts of a run: per-client exchanges sorted for each N, Jain's
+ * index and exchanges/s against N; named (and titled) for the accept options
+ * when not the defaults
+ *
+ * @param {string} dir
+ * @param {object} results - per transport, the runs (the `detail` of the JSON report's first swarm row)
+ * @param {object} accept - the accept options of the run
+ * @param {(msg: string) => void} log
+ */
+export function writeCharts (dir, results, accept, log) {
   mkdirSync(dir, { recursive: true })
+  const options = Object.entries(accept)
+  const suffix = options.length === 0 ? '' : `-${options.map(([k, v]) => `${k}-${v}`).join('-').replace(/[^\w-]/g, '')}`
+  const named = options.length === 0 ? ', default options' : `, ${options.map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}`
   const written = []
-  const put = (file, svg) => { writeFileSync(resolve(dir, file), svg); written.push(resolve(dir, file)) }
+  const put = (file, svg) => {
+    const path = resolve(dir, file.replace(/\.svg$/, `${suffix}.svg`))
+    writeFileSync(path, svg)
+    written.push(path)
+  }
   for (const [transport, runs] of Object.entries(results)) {
     const plain = runs.filter(r => r.variant === 'plain')
     if (plain.length === 0) { continue }
-    const label = transportLabel(transport)
+    const label = transport === 'tcp' ? 'TCP' : 'memory transport'
     for (const run of plain) {
       const sorted = side => [...run[side].perClient].sort((a, b) => a - b).map((v, i) => [i + 1, v / run.seconds])
       put(`swarm-sorted-${transport}-${run.n}.svg`, lineChart({
-        title: `Exchanges/s of each of ${run.n} clients, sorted (${label})`,
+        title: `Each client's exchanges/s, sorted: ${run.n} clients, ${label}${named}`,
         xLabel: 'client (sorted by exchanges)',
         yLabel: 'exchanges/s',
         series: [
@@ -376,7 +402,7 @@ function writeCharts (dir, results, log) {
     }
     const byN = (side, key) => plain.map(r => [r.n, r[side][key]])
     put(`swarm-jain-${transport}.svg`, lineChart({
-      title: `Jain's fairness index against clients (${label})`,
+      title: `Jain's fairness index against clients, ${label}${named}`,
       xLabel: 'clients',
       yLabel: "Jain's index",
       yRange: [0, 1],
@@ -387,7 +413,7 @@ function writeCharts (dir, results, log) {
       ]
     }))
     put(`swarm-rate-${transport}.svg`, lineChart({
-      title: `Exchanges/s against clients (${label})`,
+      title: `Exchanges/s against clients, ${label}${named}`,
       xLabel: 'clients',
       yLabel: 'exchanges/s',
       series: [
@@ -495,7 +521,7 @@ export async function run ({ quick, log }) {
     }
   }
 
-  writeCharts(charts, results, log)
+  writeCharts(charts, results, accept, log)
   // every figure, per-client lists included, stays in the JSON
   if (rows.length > 0) { rows[0].detail = results }
   return rows
