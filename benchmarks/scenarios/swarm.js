@@ -436,9 +436,11 @@ export async function run ({ quick, log }) {
 
   for (const transport of transports) {
     const base = { scenario: name, transport: transportLabel(transport), accept }
-    const honestCount = Math.max(maxN, variants.includes('sybil') ? SYBIL_HONEST : 0) + (variants.includes('greedy') ? 1 : 0)
+    // a quick run keeps the Sybil variant small: 20 honest clients beside 40 peer ids
+    const sybilHonest = quick ? Math.min(20, maxN) : SYBIL_HONEST
+    const honestCount = Math.max(maxN, variants.includes('sybil') ? sybilHonest : 0) + (variants.includes('greedy') ? 1 : 0)
     const honest = await createClients(transport, honestCount)
-    const sybil = variants.includes('sybil') && transport === 'tcp' ? await createClients(transport, quick ? 50 : SYBIL_PEERS, { sybil: true }) : []
+    const sybil = variants.includes('sybil') && transport === 'tcp' ? await createClients(transport, quick ? 40 : SYBIL_PEERS, { sybil: true }) : []
     results[transport] = []
     try {
       // warm both sides' code paths up (not recorded)
@@ -488,7 +490,7 @@ export async function run ({ quick, log }) {
       }
 
       if (variants.includes('sybil') && sybil.length > 0) {
-        const n = SYBIL_HONEST
+        const n = sybilHonest
         const fair = results[transport].find(r => r.variant === 'plain' && r.n === n)
         const label = `Sybil: ${n} honest + ${sybil.length} peer ids from 127.250.0.0/24 retrying at once`
         const out = await bothSides({
