@@ -23,6 +23,7 @@
 //   --accept='{"backlog":1024}'   options of the server's accept (JSON)
 //   --swarm-n=50,100,300          client counts
 //   --swarm-seconds=6             length of each measured run
+//   --swarm-rounds=1              runs of each side at each N (interleaved; the table gives median and min–max)
 //   --swarm-transports=tcp,memory
 //   --swarm-variants=greedy,sybil (or none)
 //   --swarm-charts=dir            where the SVG charts go (full runs: docs/images)
@@ -66,7 +67,9 @@ function config (quick) {
   if (transports.some(t => t !== 'tcp' && t !== 'memory')) { throw new Error(`--swarm-transports: tcp and/or memory, got ${flag('swarm-transports')}`) }
   const variants = list('swarm-variants', 'greedy,sybil').filter(v => v !== 'none')
   const charts = resolve(ROOT, flag('swarm-charts') ?? (quick ? 'benchmarks/results/images' : 'docs/images'))
-  return { accept, ns, seconds, transports, variants, charts }
+  const rounds = Number(flag('swarm-rounds') ?? 1)
+  if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 20)) { throw new Error(`--swarm-rounds: 1 to 20, got ${flag('swarm-rounds')}`) }
+  return { accept, ns, seconds, transports, variants, charts, rounds }
 }
 
 // Jain's fairness index: 1 when every client got the same, 1/n when one got everything
@@ -329,36 +332,57 @@ async function bothSides (o, log, order) {
   return out
 }
 
-const one = v => summary([v])
-const rowOf = (base, figure, unit, stream, raw, higherIsBetter = true) => ({
-  ...base,
-  figure,
-  unit,
-  higherIsBetter,
-  stream: one(stream),
-  raw: one(raw),
-  ratio: raw === 0 || raw == null || stream == null ? undefined : { median: stream / raw, n: 1 }
-})
+// a ratio, or NaN (printed '-') when the figure below is none
+const over = (a, b) => b > 0 ? a / b : NaN
+// a table row; `stream` and `raw` are one figure each, or one per round (the ratio is then per round pair)
+function rowOf (base, figure, unit, stream, raw, higherIsBetter = true) {
+  const s = [stream].flat()
+  const r = [raw].flat()
+  const ratios = s.map((x, i) => over(x, r[i])).filter(x => !Number.isNaN(x))
+  return { ...base, figure, unit, higherIsBetter, stream: summary(s), raw: summary(r), ratio: ratios.length === 0 ? undefined : summary(ratios) }
+}
 
-// The table rows of one plain run
-function rowsOf (base, label, s, r) {
-  const failures = f => `${f.openFailures}${f.openFailures > 0 ? ` (${Object.entries(f.failures).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`
-  const rows = [
-    rowOf(base, `${label}: Jain's index over per-client exchanges`, '', s.jain, r.jain),
-    rowOf(base, `${label}: exchanges/s`, '/s', s.exchangesPerSecond, r.exchangesPerSecond),
-    { ...rowOf(base, `${label}: latency first attempt → echo, retries incl. (p50 / p99)`, 'ms', 0, 0, false), stream: s.served, raw: r.served, ratio: { p50: s.served.p50 / r.served.p50, p99: s.served.p99 / r.served.p99 } },
-    { ...rowOf(base, `${label}: latency of the admitted attempt (p50 / p99)`, 'ms', 0, 0, false), stream: s.admitted, raw: r.admitted, ratio: { p50: s.admitted.p50 / r.admitted.p50, p99: s.admitted.p99 / r.admitted.p99 } },
-    { ...base, figure: `${label}: failed attempts, stream: ${failures(s)}; raw: ${failures(r)}`, unit: 'attempts', higherIsBetter: false, stream: one(s.openFailures), raw: one(r.openFailures) }
-  ]
-  if (s.drops != null) {
-    const reasons = Object.entries(s.drops).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'
-    // raw handle() refuses nothing: its wait has no bound
-    rows.push({ ...rowOf(base, `${label}: streams the server reset, by reason: ${reasons}`, 'streams', Object.values(s.drops).reduce((a, b) => a + b, 0), 0, false), ratio: undefined })
+// a latency row: the median over rounds of each round's p50 and p99
+function latencyRow (base, figure, s, r) {
+  const of = list => ({ p50: median(list.map(l => l.p50)), p99: median(list.map(l => l.p99)), n: list.length })
+  const [ls, lr] = [of(s), of(r)]
+  return { ...base, figure, unit: 'ms', higherIsBetter: false, stream: ls, raw: lr, ratio: { p50: ls.p50 / lr.p50, p99: ls.p99 / lr.p99 } }
+}
+
+// counts by reason, summed over rounds
+function sumCounts (list) {
+  const out = {}
+  for (const counts of list) {
+    for (const [k, v] of Object.entries(counts ?? {})) { out[k] = (out[k] ?? 0) + v }
   }
-  if (s.memory != null && r.memory != null) {
-    rows.push(rowOf(base, `${label}: server CPU per exchange (server process, user + system)`, 'ms', s.serverCpuPerExchange / 1000, r.serverCpuPerExchange / 1000, false))
-    rows.push(rowOf(base, `${label}: server CPU used, share of one core`, '', s.memory.cpuShare, r.memory.cpuShare, false))
-    rows.push(rowOf(base, `${label}: server memory per connected peer after the run (heap + array buffers, GC)`, 'B', s.memory.perPeerAfterLoad, r.memory.perPeerAfterLoad, false))
+  return out
+}
+
+// The table rows of one plain run: `s` and `r` hold each side's figures, one per round
+function rowsOf (base, label, s, r) {
+  const failures = list => {
+    const counts = sumCounts(list.map(f => f.failures))
+    const total = Object.values(counts).reduce((a, b) => a + b, 0)
+    return `${total}${total > 0 ? ` (${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`
+  }
+  const pick = (list, fn) => list.map(fn)
+  const rows = [
+    rowOf(base, `${label}: Jain's index over per-client exchanges`, '', pick(s, f => f.jain), pick(r, f => f.jain)),
+    rowOf(base, `${label}: exchanges/s`, '/s', pick(s, f => f.exchangesPerSecond), pick(r, f => f.exchangesPerSecond)),
+    latencyRow(base, `${label}: latency first attempt → echo, retries incl. (p50 / p99)`, pick(s, f => f.served), pick(r, f => f.served)),
+    latencyRow(base, `${label}: latency of the admitted attempt (p50 / p99)`, pick(s, f => f.admitted), pick(r, f => f.admitted)),
+    { ...rowOf(base, `${label}: failed attempts (all rounds), stream: ${failures(s)}; raw: ${failures(r)}`, 'attempts', pick(s, f => f.openFailures), pick(r, f => f.openFailures), false), ratio: undefined }
+  ]
+  if (s[0].drops != null) {
+    const drops = sumCounts(s.map(f => f.drops))
+    const reasons = Object.entries(drops).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'
+    // raw handle() refuses nothing: its wait has no bound
+    rows.push({ ...rowOf(base, `${label}: streams the server reset (all rounds), by reason: ${reasons}`, 'streams', pick(s, f => Object.values(f.drops).reduce((a, b) => a + b, 0)), pick(r, () => 0), false), ratio: undefined })
+  }
+  if (s[0].memory != null && r[0].memory != null) {
+    rows.push(rowOf(base, `${label}: server CPU per exchange (server process, user + system)`, 'ms', pick(s, f => f.serverCpuPerExchange / 1000), pick(r, f => f.serverCpuPerExchange / 1000), false))
+    rows.push(rowOf(base, `${label}: server CPU used, share of one core`, '', pick(s, f => f.memory.cpuShare), pick(r, f => f.memory.cpuShare), false))
+    rows.push(rowOf(base, `${label}: server memory per connected peer after the run (heap + array buffers, GC)`, 'B', pick(s, f => f.memory.perPeerAfterLoad), pick(r, f => f.memory.perPeerAfterLoad), false))
   }
   return rows
 }
@@ -400,7 +424,7 @@ export function writeCharts (dir, results, accept, log) {
         ]
       }))
     }
-    const byN = (side, key) => plain.map(r => [r.n, r[side][key]])
+    const byN = (side, key) => plain.map(r => [r.n, r.medians?.[side]?.[key] ?? r[side][key]])
     put(`swarm-jain-${transport}.svg`, lineChart({
       title: `Jain's fairness index against clients, ${label}${named}`,
       xLabel: 'clients',
@@ -426,12 +450,12 @@ export function writeCharts (dir, results, accept, log) {
 }
 
 export async function run ({ quick, log }) {
-  const { accept, ns, seconds, transports, variants, charts } = config(quick)
+  const { accept, ns, seconds, transports, variants, charts, rounds } = config(quick)
   const maxN = Math.max(...ns)
   const rows = []
   const results = {}
   const acceptLabel = Object.keys(accept).length === 0 ? 'defaults' : JSON.stringify(accept)
-  log(`  accept options: ${acceptLabel}; ${seconds} s per run; N = ${ns.join(', ')}; ${transports.join(', ')}; variants: ${variants.join(', ') || 'none'}`)
+  log(`  accept options: ${acceptLabel}; ${rounds} round(s) of ${seconds} s per side; N = ${ns.join(', ')}; ${transports.join(', ')}; variants: ${variants.join(', ') || 'none'}`)
   let order = 0
 
   for (const transport of transports) {
@@ -449,10 +473,20 @@ export async function run ({ quick, log }) {
       for (const n of ns) {
         const label = `N=${n} (accept ${acceptLabel})`
         const o = { transport, accept, seconds, label, groups: [{ name: 'honest', clients: honest.slice(0, n), loops: 1, retryMax: RETRY_MAX_MS }] }
-        const out = await bothSides(o, log, order++)
-        const s = figures(out.stream)
-        const r = figures(out.raw)
-        results[transport].push({ variant: 'plain', n, seconds, stream: s, raw: r })
+        const s = []
+        const r = []
+        for (let k = 0; k < rounds; k++) {
+          const out = await bothSides({ ...o, label: rounds > 1 ? `${label} round ${k + 1}/${rounds}` : label }, log, order++)
+          s.push(figures(out.stream))
+          r.push(figures(out.raw))
+        }
+        // charts and the greedy variant's fair figure take the median over rounds; the JSON keeps every round
+        const medians = list => ({
+          jain: median(list.map(f => f.jain)),
+          exchangesPerSecond: median(list.map(f => f.exchangesPerSecond)),
+          medianPerClientPerSecond: median(list.map(f => f.medianPerClientPerSecond))
+        })
+        results[transport].push({ variant: 'plain', n, seconds, stream: s[0], raw: r[0], medians: { stream: medians(s), raw: medians(r) }, rounds: { stream: s.slice(1), raw: r.slice(1) } })
         rows.push(...rowsOf(base, label, s, r))
       }
 
@@ -478,12 +512,12 @@ export async function run ({ quick, log }) {
         const r = figures(out.raw)
         const gs = figures(out.stream, 'greedy')
         const gr = figures(out.raw, 'greedy')
-        const fairS = fair.stream.perClient.length === 0 ? NaN : median(fair.stream.perClient) / fair.seconds
-        const fairR = fair.raw.perClient.length === 0 ? NaN : median(fair.raw.perClient) / fair.seconds
+        const fairS = fair.medians.stream.medianPerClientPerSecond
+        const fairR = fair.medians.raw.medianPerClientPerSecond
         results[transport].push({ variant: 'greedy', n, seconds, stream: s, raw: r, greedy: { stream: gs, raw: gr }, fair: { stream: fairS, raw: fairR } })
         rows.push(
-          rowOf(base, `${label}: honest median ÷ its fair figure (median of the N=${n} run)`, '×', s.medianPerClientPerSecond / fairS, r.medianPerClientPerSecond / fairR),
-          rowOf(base, `${label}: greedy client's exchanges/s ÷ honest median`, '×', gs.groupExchangesPerSecond / s.medianPerClientPerSecond, gr.groupExchangesPerSecond / r.medianPerClientPerSecond, false),
+          rowOf(base, `${label}: honest median ÷ its fair figure (median of the N=${n} run)`, '×', over(s.medianPerClientPerSecond, fairS), over(r.medianPerClientPerSecond, fairR)),
+          rowOf(base, `${label}: greedy client's exchanges/s ÷ honest median`, '×', over(gs.groupExchangesPerSecond, s.medianPerClientPerSecond), over(gr.groupExchangesPerSecond, r.medianPerClientPerSecond), false),
           rowOf(base, `${label}: Jain's index over the honest clients`, '', s.jain, r.jain),
           rowOf(base, `${label}: exchanges/s, all`, '/s', s.exchangesPerSecond, r.exchangesPerSecond)
         )
@@ -515,7 +549,7 @@ export async function run ({ quick, log }) {
           { ...rowOf(base, `${label}: honest latency first attempt → echo (p50 / p99)`, 'ms', 0, 0, false), stream: s.served, raw: r.served, ratio: { p50: s.served.p50 / r.served.p50, p99: s.served.p99 / r.served.p99 } }
         )
         if (fair != null) {
-          rows.push(rowOf(base, `${label}: honest median ÷ the N=${n} run's median`, '×', s.medianPerClientPerSecond / (median(fair.stream.perClient) / fair.seconds), r.medianPerClientPerSecond / (median(fair.raw.perClient) / fair.seconds)))
+          rows.push(rowOf(base, `${label}: honest median ÷ the N=${n} run's median`, '×', over(s.medianPerClientPerSecond, fair.medians.stream.medianPerClientPerSecond), over(r.medianPerClientPerSecond, fair.medians.raw.medianPerClientPerSecond)))
         }
       }
     } finally {
