@@ -2,6 +2,7 @@
 // (node.handle / node.dialProtocol) on the same nodes in the same process.
 //
 //   node benchmarks/index.js [--quick] [--only=throughput,open-rate,...] [--out=path.json]
+//   (swarm takes its own flags too: --accept='{"backlog":1024}', --swarm-n=..., see scenarios/swarm.js)
 //
 // Prints a table on stdout (progress goes to stderr) and writes
 // benchmarks/results/latest.json. Figures are never asserted on: the exit code
@@ -21,9 +22,10 @@ import * as lazyOpen from './scenarios/lazy-open.js'
 import * as limits from './scenarios/limits.js'
 import * as memory from './scenarios/memory.js'
 import * as openRate from './scenarios/open-rate.js'
+import * as swarm from './scenarios/swarm.js'
 import * as throughput from './scenarios/throughput.js'
 
-const SCENARIOS = [limits, throughput, openRate, lazyOpen, anatomy, acceptLatency, memory, flood, lanes, crossLanguage]
+const SCENARIOS = [limits, throughput, openRate, lazyOpen, anatomy, acceptLatency, memory, flood, lanes, crossLanguage, swarm]
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')

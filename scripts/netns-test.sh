@@ -3,11 +3,17 @@
 # with netem delay and loss on both ends (100 ms, 1%), or where the kernel has
 # no sch_netem, the same emulated: iptables drops 1% of packets on each end
 # and a TCP proxy delays each direction by 100 ms. A 4 MiB echo, a backlog
-# overflow and a deregistration must all hold.
+# overflow and a deregistration must all hold. Then a swarm: SWARM_CLIENTS
+# (default 24) more namespaces, each its own /24 (10.232.<i>.0/24) on a veth
+# of its own to the server's namespace, each a client node running
+# SWARM_EXCHANGES (default 20) 16-byte echoes in SWARM_LOOPS (default 2) loops,
+# all clients starting together, against an accept with default options
+# (any stream reset is retried): every client served, every echo intact, and
+# the server's counters equal to what the clients saw.
 #
 # Usage (as root, after `npm ci && npm run build`): bash scripts/netns-test.sh
 #
-# The namespaces, the veth pair and the 10.231.0.0/24 addresses exist only
+# The namespaces, the veth pairs and the 10.231.0.0/24 and 10.232.0.0/16 addresses exist only
 # for the run: nothing is configured in the root namespace, and everything is
 # removed on exit, however the script ends.
 set -u
@@ -29,6 +35,11 @@ PROXY_PID=
 NETEM="delay 100ms loss 1%"
 WORK=$(mktemp -d)
 SERVER_PID=
+SWARM_CLIENTS=${SWARM_CLIENTS:-24}
+SWARM_EXCHANGES=${SWARM_EXCHANGES:-20}
+SWARM_LOOPS=${SWARM_LOOPS:-2}
+SWARM_NS=()
+SWARM_PIDS=()
 passed=0
 failed=0
 
@@ -36,6 +47,12 @@ pass () { passed=$((passed + 1)); echo "PASS $*"; }
 fail () { failed=$((failed + 1)); echo "FAIL $*"; }
 
 cleanup () {
+  for pid in "${SWARM_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null
+  done
+  for ns in "${SWARM_NS[@]}"; do
+    ip netns del "$ns" 2>/dev/null
+  done
   if [ -n "$PROXY_PID" ]; then
     kill "$PROXY_PID" 2>/dev/null
     wait "$PROXY_PID" 2>/dev/null
@@ -181,6 +198,77 @@ fi
 
 if ! grep -q '^PASS ' "$WORK/client.out"; then
   fail "no check ran in $NS_B"
+fi
+
+# the swarm: namespace i is 10.232.<i>.2, on a veth to 10.232.<i>.1 in the
+# server's namespace, through which it reaches the server's 10.231.0.1
+if ! [[ "$SWARM_CLIENTS" =~ ^[0-9]+$ ]] || [ "$SWARM_CLIENTS" -lt 1 ] || [ "$SWARM_CLIENTS" -gt 200 ]; then
+  fail "SWARM_CLIENTS must be 1 to 200, got $SWARM_CLIENTS"
+  finish
+fi
+swarm_ok=1
+for i in $(seq 1 "$SWARM_CLIENTS"); do
+  ns="lp2ps-c$i-$$"
+  va="l2s${i}a$$"
+  vb="l2s${i}b$$"
+  ip netns add "$ns" || { swarm_ok=0; break; }
+  SWARM_NS+=("$ns")
+  ip link add "$va" type veth peer name "$vb" \
+    && ip link set "$va" netns "$NS_A" && ip link set "$vb" netns "$ns" \
+    && ip -n "$NS_A" addr add "10.232.$i.1/24" dev "$va" && ip -n "$ns" addr add "10.232.$i.2/24" dev "$vb" \
+    && ip -n "$NS_A" link set "$va" up && ip -n "$ns" link set "$vb" up && ip -n "$ns" link set lo up \
+    && ip -n "$ns" route add 10.231.0.0/24 via "10.232.$i.1" || { swarm_ok=0; break; }
+done
+if [ "$swarm_ok" -eq 1 ] && ! ip -o addr show | grep -q ' 10\.232\.'; then
+  pass "$SWARM_CLIENTS client namespaces, each its own /24 (10.232.1-$SWARM_CLIENTS.0/24), joined to $NS_A by a veth each"
+else
+  fail "could not create the $SWARM_CLIENTS client namespaces and their veths, or a 10.232 address is in the root namespace"
+  finish
+fi
+
+SWARM_TARGET="/ip4/$ADDR_A/tcp/$PORT/p2p/$PEER_ID"
+for i in $(seq 1 "$SWARM_CLIENTS"); do
+  timeout 180 ip netns exec "lp2ps-c$i-$$" "$NODE" "$FIXTURE" swarm-client "$SWARM_TARGET" "$SWARM_EXCHANGES" "$SWARM_LOOPS" "$WORK/swarm-go" >"$WORK/swarm-$i.out" 2>"$WORK/swarm-$i.err" &
+  SWARM_PIDS+=($!)
+done
+# every client connected, then all start at once (each waits at most 60 s for the signal)
+for _ in $(seq 1 900); do
+  [ "$(cat "$WORK"/swarm-*.out 2>/dev/null | grep -c '^ready$')" -ge "$SWARM_CLIENTS" ] && break
+  sleep 0.1
+done
+echo "swarm: $(cat "$WORK"/swarm-*.out 2>/dev/null | grep -c '^ready$') of $SWARM_CLIENTS clients connected; starting them"
+started=$SECONDS
+touch "$WORK/swarm-go"
+for pid in "${SWARM_PIDS[@]}"; do
+  wait "$pid"
+done
+SWARM_PIDS=()
+# sums over the clients' JSON lines: clients fully served, echoes, resets seen, corrupt echoes, other errors
+totals=$(cat "$WORK"/swarm-*.out 2>/dev/null | "$NODE" -e '
+  let lines = require("fs").readFileSync(0, "utf8").split("\n").filter(l => l.startsWith("{")).map(l => JSON.parse(l))
+  const n = Number(process.argv[1])
+  const t = { served: 0, done: 0, resets: 0, corrupt: 0, other: [] }
+  for (const r of lines) { t.served += r.done === n ? 1 : 0; t.done += r.done; t.resets += r.resets; t.corrupt += r.corrupt; t.other.push(...r.other) }
+  console.log(lines.length, t.served, t.done, t.resets, t.corrupt, t.other.length, JSON.stringify(t.other.slice(0, 3)))
+' "$SWARM_EXCHANGES")
+read -r answered served done resets corrupt others first_others <<<"$totals"
+if [ "${answered:-0}" -eq "$SWARM_CLIENTS" ] && [ "${served:-0}" -eq "$SWARM_CLIENTS" ] && [ "${corrupt:-1}" -eq 0 ] && [ "${others:-1}" -eq 0 ]; then
+  pass "swarm: $SWARM_CLIENTS clients at once, $SWARM_LOOPS loops each, each completed $SWARM_EXCHANGES echoes byte-exact ($done in all, $resets resets retried) in $((SECONDS - started)) s"
+else
+  fail "swarm: ${answered:-0} of $SWARM_CLIENTS clients answered, ${served:-0} fully served, $done echoes, $corrupt corrupt, $others other errors ${first_others:-}"
+  cat "$WORK"/swarm-1.err >&2
+fi
+ip netns exec "lp2ps-c1-$$" "$NODE" "$FIXTURE" swarm-check "$SWARM_TARGET" "$SWARM_CLIENTS" "$SWARM_EXCHANGES" "${resets:-0}" >"$WORK/swarm-check.out" 2>"$WORK/swarm-check.err"
+while IFS= read -r line; do
+  case "$line" in
+    "PASS "*) pass "${line#PASS }" ;;
+    "FAIL "*) fail "${line#FAIL }" ;;
+    *) echo "$line" ;;
+  esac
+done <"$WORK/swarm-check.out"
+if ! grep -q '^PASS \|^FAIL ' "$WORK/swarm-check.out"; then
+  fail "the swarm check did not run"
+  cat "$WORK/swarm-check.err" >&2
 fi
 
 finish

@@ -17,11 +17,12 @@ export function transportLabel (transport) {
  * @param transport
  * @param listen
  * @param connectionManager - added to the connection manager's settings
+ * @param tcpInit - given to the TCP transport, e.g. `{ dialOpts: { localAddress } }` to dial from that address
  */
-export async function createNode (transport, listen, connectionManager) {
+export async function createNode (transport, listen, connectionManager, tcpInit) {
   // the tests' node (dist/test/fixtures/nodes.js), which allows many
   // connections a second from one host, as the benchmarks make
-  return createTestNode(transport, {}, undefined, listen ? undefined : [], connectionManager)
+  return createTestNode(transport, {}, undefined, listen ? undefined : [], connectionManager, { tcp: tcpInit })
 }
 
 /**
