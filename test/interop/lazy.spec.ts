@@ -2,6 +2,7 @@ import { expect } from 'aegir/chai'
 import { bytes, readAll, writeAll } from '../fixtures/nodes.ts'
 import { ECHO, NOPE, serveInteropProtocols } from './fixtures/js-server.ts'
 import { startPeer } from './fixtures/peer.ts'
+import { PYTHON_PEER_FLAGS, PYTHON_TRANSPORTS } from './fixtures/python.ts'
 import { TRANSPORTS, TRANSPORT_LABELS, createInteropNode } from './fixtures/transports.ts'
 import type { Node } from '../fixtures/nodes.ts'
 import type { Implementation, RunningPeer } from './fixtures/peer.ts'
@@ -23,7 +24,20 @@ async function echoThrough (stream: Stream, data: Uint8Array): Promise<Uint8Arra
   return received
 }
 
-/** A listener of each implementation: a Go or Rust peer process, or a js-libp2p node serving through `accept` */
+/**
+ * Sends `data` before any read, so that it leaves in one frame with the
+ * multistream header and the protocol, then half-closes and reads everything
+ * back (`echoThrough` starts reading first, and a read sends the negotiation
+ * on its own)
+ */
+async function writeFirstThenEcho (stream: Stream, data: Uint8Array): Promise<Uint8Array> {
+  stream.send(data)
+  const [received] = await Promise.all([readAll(stream), stream.close()])
+
+  return received
+}
+
+/** A listener of each implementation: a Go, Rust or Python peer process, or a js-libp2p node serving through `accept` */
 async function startListener (implementation: Implementation | 'js', transport: typeof TRANSPORTS[number]): Promise<{ address: Multiaddr, stop(): Promise<void> }> {
   if (implementation === 'js') {
     const node = await createInteropNode(transport)
@@ -38,13 +52,19 @@ async function startListener (implementation: Implementation | 'js', transport: 
     }
   }
 
-  const peer: RunningPeer = await startPeer(implementation, ['listen', '--transport', transport])
+  const flags = implementation === 'python' ? PYTHON_PEER_FLAGS[transport] ?? [] : []
+  const peer: RunningPeer = await startPeer(implementation, ['listen', '--transport', transport, ...flags])
 
   return { address: peer.multiaddr, stop: async () => { await peer.stop() } }
 }
 
+/** The listeners on `transport`: python-peer only on the transports it runs in `npm run test:interop` */
+function listenersOn (transport: typeof TRANSPORTS[number]): Array<Implementation | 'js'> {
+  return PYTHON_TRANSPORTS.includes(transport) ? ['go', 'rust', 'python', 'js'] : ['go', 'rust', 'js']
+}
+
 for (const transport of TRANSPORTS) {
-  for (const implementation of ['go', 'rust', 'js'] satisfies Array<Implementation | 'js'>) {
+  for (const implementation of listenersOn(transport)) {
     describe(`interop over ${TRANSPORT_LABELS[transport]}: libp2p-stream opens lazily (negotiateFully: false), ${implementation} listens`, function () {
       this.timeout(60_000)
       let listener: { address: Multiaddr, stop(): Promise<void> }
@@ -76,6 +96,15 @@ for (const transport of TRANSPORTS) {
         for (let i = 0; i < 32; i++) {
           const stream = await control.openStream(listener.address, ECHO, LAZY)
           expect(await echoThrough(stream, bytes(1, i + 1))).to.equalBytes(bytes(1, i + 1))
+        }
+      })
+
+      it('runs 32 lazy opens whose first write of 16 bytes goes out with the header and the protocol in one frame, each echoed', async () => {
+        const control = node.services.stream.newControl()
+
+        for (let i = 0; i < 32; i++) {
+          const stream = await control.openStream(listener.address, ECHO, LAZY)
+          expect(await writeFirstThenEcho(stream, bytes(16, i + 40))).to.equalBytes(bytes(16, i + 40))
         }
       })
 

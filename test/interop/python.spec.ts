@@ -5,39 +5,12 @@ import * as lp from 'it-length-prefixed'
 import { bytes, readAll, writeAll } from '../fixtures/nodes.ts'
 import { BACKLOG, ECHO, LP, NOPE, V1, V2, serveInteropProtocols } from './fixtures/js-server.ts'
 import { startPeer } from './fixtures/peer.ts'
-import { EXPECTED_CONNECTION, TRANSPORTS, TRANSPORT_LABELS, connectionKind, createInteropNode } from './fixtures/transports.ts'
+import { PYTHON_PEER_FLAGS, PYTHON_TRANSPORTS } from './fixtures/python.ts'
+import { EXPECTED_CONNECTION, TRANSPORT_LABELS, connectionKind, createInteropNode } from './fixtures/transports.ts'
 import type { Node } from '../fixtures/nodes.ts'
 import type { RunningPeer } from './fixtures/peer.ts'
-import type { ConnectionKind, InteropTransport } from './fixtures/transports.ts'
+import type { ConnectionKind } from './fixtures/transports.ts'
 import type { Connection, Stream } from '@libp2p/interface'
-
-/**
- * The transports on which python-peer (py-libp2p 0.8.1) runs every case
- * against js-libp2p in both directions, in `npm run test:interop`. WebSockets
- * and QUIC are left out: in some runs py-libp2p ended a stream before the end
- * of what js-libp2p sent (WebSockets 2 of 21 runs, QUIC 2 of 5; see
- * test/interop/README.md, "The Python peer").
- * `LIBP2P_STREAM_PYTHON_TRANSPORTS=tcp,tls,ws,quic` runs them too.
- */
-const PYTHON_TRANSPORTS = pythonTransports(process.env.LIBP2P_STREAM_PYTHON_TRANSPORTS ?? 'tcp,tls')
-
-function pythonTransports (list: string): InteropTransport[] {
-  const names = list.split(',').map(name => name.trim())
-  const unknown = names.filter(name => !(TRANSPORTS as readonly string[]).includes(name))
-
-  if (unknown.length > 0 || names.length === 0) {
-    throw new Error(`LIBP2P_STREAM_PYTHON_TRANSPORTS=${list}: expected a comma-separated list of ${TRANSPORTS.join(', ')}`)
-  }
-
-  return names as InteropTransport[]
-}
-
-/**
- * What python-peer is told besides `--transport`: over TLS, a certificate
- * whose only extension is libp2p's (see "the TLS certificate py-libp2p 0.8.1
- * makes by default" below)
- */
-const PEER_FLAGS: Partial<Record<InteropTransport, string[]>> = { tls: ['--tls-extension-first'] }
 
 /** Sizes of the length-prefixed messages: 0 B to 64 KiB, both ends included */
 const LP_SIZES = Array.from({ length: 1000 }, (_, i) => Math.round((i * 65536) / 999))
@@ -64,7 +37,7 @@ for (const transport of PYTHON_TRANSPORTS) {
     let node: Node
 
     before(async () => {
-      peer = await startPeer('python', ['listen', '--transport', transport, ...PEER_FLAGS[transport] ?? []])
+      peer = await startPeer('python', ['listen', '--transport', transport, ...PYTHON_PEER_FLAGS[transport] ?? []])
       node = await createInteropNode(transport)
     })
 
@@ -178,7 +151,7 @@ for (const transport of PYTHON_TRANSPORTS) {
 
     /** Runs one dial case in its own python-peer process and returns its result line */
     async function dial (testCase: string, ...flags: string[]): Promise<any> {
-      const peer = await startPeer('python', ['dial', node.getMultiaddrs()[0].toString(), testCase, '--transport', transport, ...PEER_FLAGS[transport] ?? [], ...flags])
+      const peer = await startPeer('python', ['dial', node.getMultiaddrs()[0].toString(), testCase, '--transport', transport, ...PYTHON_PEER_FLAGS[transport] ?? [], ...flags])
 
       try {
         return await peer.result()
