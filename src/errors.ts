@@ -1,4 +1,5 @@
 import { StreamResetError } from '@libp2p/interface'
+import { CODE_NAMES, CODE_REASONS } from './reset-codes.ts'
 import type { DropReason } from './types/index.ts'
 
 /**
@@ -37,9 +38,7 @@ export class OpenStreamError extends Error {
 /**
  * The reason given to `stream.abort()` for an inbound stream that this package
  * reset without yielding it; the opener sees its stream reset, with `code`
- * on the wire over yamux. `reason` says why: the backlog was full, the stream
- * was evicted for another peer's, its peer was over `maxPerPeer` or
- * `maxInboundStreams`, or it was still queued when the `accept` ended.
+ * on the wire over yamux. `reason` says why (see `DROP_REASONS`).
  */
 export class StreamDroppedError extends Error {
   static name = 'StreamDroppedError'
@@ -112,4 +111,12 @@ export class MoveRejectedError extends Error {
     this.name = 'MoveRejectedError'
     this.reason = reason
   }
+}
+
+/**
+ * The error for a stream its remote reset with `code`: what reads, writes,
+ * `close()` and `openStream` report for it.
+ */
+export function remoteResetError (code: number): RemoteResetError {
+  return new RemoteResetError(code, CODE_NAMES.get(code), CODE_REASONS.get(code))
 }

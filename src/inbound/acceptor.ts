@@ -8,7 +8,6 @@ import { receivable } from './queued-stream.ts'
 import { Readers } from './readers.ts'
 import { WaitingStreams } from './waiting-streams.ts'
 import type { Lane } from './lane.ts'
-import type { Drop } from './ledger.ts'
 import type { QueuedStream } from './queued-stream.ts'
 import type { Place } from './waiting-streams.ts'
 import type { StreamMetrics } from '../metrics.ts'
@@ -63,7 +62,7 @@ export class Acceptor {
     this.lanes = new Lanes(init.options.lanes)
     this.ledger = new Ledger({ protocols: this.protocols, log: init.log, metrics: init.metrics, onDrop: init.options.onDrop })
     this.waiting = new WaitingStreams(init.options, ({ entry, lane }, reason, message) => {
-      this.drop({ ...entry.item, reason, lane: lane.name, moved: entry.moved, message })
+      this.ledger.drop({ ...entry.item, reason, lane: lane.name, moved: entry.moved, message })
     }, (place, evt) => { this.leave(place, evt) })
   }
 
@@ -98,7 +97,7 @@ export class Acceptor {
 
     if (this.closed) {
       // negotiation began before the protocol was deregistered
-      this.drop({ stream, connection, reason: 'closed' })
+      this.ledger.drop({ stream, connection, reason: 'closed' })
       return
     }
 
@@ -109,7 +108,7 @@ export class Acceptor {
       lane = this.lanes.route(item)
     } catch (err: any) {
       this.log.error('lane match threw for stream %s from %p - %e', stream.id, connection.remotePeer, err)
-      this.drop({ stream, connection, reason: 'match-error', message: `A lane's match threw: ${err?.message}` })
+      this.ledger.drop({ stream, connection, reason: 'match-error', message: `A lane's match threw: ${err?.message}` })
       return
     }
 
@@ -118,7 +117,7 @@ export class Acceptor {
     const { maxInboundStreams } = this.init.options
 
     if (this.init.countPeerStreams(connection, stream.protocol) > maxInboundStreams) {
-      this.drop({ stream, connection, reason: 'stream-limit', lane: lane.name, message: `${connection.remotePeer} already has ${maxInboundStreams} inbound streams open for ${stream.protocol}` })
+      this.ledger.drop({ stream, connection, reason: 'stream-limit', lane: lane.name, message: `${connection.remotePeer} already has ${maxInboundStreams} inbound streams open for ${stream.protocol}` })
       return
     }
 
@@ -135,14 +134,14 @@ export class Acceptor {
     const admission = lane.admit(item.peer.toString(), group)
 
     if (!admission.admitted) {
-      this.drop({ stream, connection, reason: admission.reason, lane: lane.name })
+      this.ledger.drop({ stream, connection, reason: admission.reason, lane: lane.name })
       return
     }
 
     if (admission.victim != null) {
       const victim = admission.victim as QueuedStream
       this.waiting.remove({ entry: victim, lane }, false)
-      this.drop({ ...victim.item, reason: 'evicted', lane: lane.name, moved: victim.moved, message: `made room in lane ${lane.name} for ${group}` })
+      this.ledger.drop({ ...victim.item, reason: 'evicted', lane: lane.name, moved: victim.moved, message: `made room in lane ${lane.name} for ${group}` })
     }
 
     this.waiting.add(lane, item, group, false)
@@ -221,7 +220,7 @@ export class Acceptor {
       this.waiting.remove(previous, reader != null)
     }
 
-    lane.countMoved()
+    this.ledger.countMoved(lane.name)
     const moved: IncomingStream = { ...item, lane: lane.name }
 
     if (reader != null) {
@@ -250,7 +249,7 @@ export class Acceptor {
     for (const place of this.waiting.all()) {
       const { entry, lane } = place
       this.waiting.remove(place, false)
-      this.drop({ ...entry.item, reason: 'closed', lane: lane.name, moved: entry.moved, message: `no longer accepting ${entry.item.protocol}` })
+      this.ledger.drop({ ...entry.item, reason: 'closed', lane: lane.name, moved: entry.moved, message: `no longer accepting ${entry.item.protocol}` })
     }
   }
 
@@ -272,7 +271,6 @@ export class Acceptor {
   private yield (lane: Lane<IncomingStream>, item: IncomingStream, moved: boolean): IteratorYieldResult<IncomingStream> {
     // a moved stream was counted when it was first yielded
     if (!moved) {
-      lane.countAccepted()
       this.ledger.countAccepted(item.protocol, lane.name)
     }
 
@@ -282,22 +280,8 @@ export class Acceptor {
   /** A queued stream closed: its remote reset it, or its connection went */
   private leave ({ entry, lane }: Place, evt: StreamCloseEvent): void {
     // a moved stream was counted when it was first yielded
-    const reason = this.ledger.gone(entry.item.stream, entry.item.connection, evt, entry.moved)
-
-    if (!entry.moved) {
-      lane.countGone()
-    }
+    const reason = this.ledger.gone(entry.item.stream, entry.item.connection, evt, entry.moved, lane.name)
 
     entry.item.stream.log('left lane %s before being accepted: %s', lane.name, reason)
-  }
-
-  private drop (drop: Drop & { lane?: string }): void {
-    const lane = this.lanes.find(drop.lane)
-
-    if (drop.moved !== true) {
-      lane?.countDropped()
-    }
-
-    this.ledger.drop(drop)
   }
 }

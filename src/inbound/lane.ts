@@ -1,6 +1,6 @@
 import { Readers } from './readers.ts'
 import type { ResolvedLane } from '../options.ts'
-import type { DropReason, LaneMatchInput, LaneStats } from '../types/index.ts'
+import type { DropReason, LaneMatchInput } from '../types/index.ts'
 
 /** A queued item, with the peer and the network group whose slot it holds */
 export interface LaneEntry<T> {
@@ -15,7 +15,8 @@ export type Admission<T> =
   | { admitted: false, reason: DropReason }
 
 /**
- * One bounded queue, with its own readers, counters and per-peer slots. It
+ * One bounded queue, with its own readers and per-peer slots (its counters
+ * are the ledger's). It
  * knows nothing of streams: the acceptor puts items in and takes them out.
  *
  * Items are served network group by network group in turn, each group's
@@ -46,10 +47,6 @@ export class Lane<T> {
   /** Slots held by each peer, and by each network group */
   private readonly peerSlots = new Map<string, number>()
   private readonly groupSlots = new Map<string, number>()
-  private accepted = 0
-  private dropped = 0
-  private moved = 0
-  private gone = 0
 
   constructor (options: ResolvedLane) {
     this.name = options.name
@@ -68,15 +65,6 @@ export class Lane<T> {
   get isFull (): boolean {
     return this.count >= this.capacity
   }
-
-  stats (): LaneStats {
-    return { backlog: this.capacity, queued: this.count, accepted: this.accepted, dropped: this.dropped, moved: this.moved, gone: this.gone }
-  }
-
-  countAccepted (): void { this.accepted++ }
-  countDropped (): void { this.dropped++ }
-  countMoved (): void { this.moved++ }
-  countGone (): void { this.gone++ }
 
   /** The entry to serve next: the first moved one, else the oldest of the group whose turn it is */
   next (): LaneEntry<T> | undefined {
@@ -139,17 +127,6 @@ export class Lane<T> {
     increment(this.groupSlots, entry.group, 1)
   }
 
-  /** Takes the entry to serve next out of the queue */
-  shift (): LaneEntry<T> | undefined {
-    const entry = this.next()
-
-    if (entry != null) {
-      this.remove(entry)
-    }
-
-    return entry
-  }
-
   /**
    * Takes an entry out of the queue; false if it was not there. The oldest of
    * the group whose turn it is ends that turn: the group goes last.
@@ -164,17 +141,6 @@ export class Lane<T> {
     increment(this.groupSlots, entry.group, -1)
 
     return true
-  }
-
-  /** Takes every entry out of the queue, in the order they would be served */
-  clear (): Array<LaneEntry<T>> {
-    const all = this.entries()
-    this.front.length = 0
-    this.turns.clear()
-    this.count = 0
-    this.peerSlots.clear()
-    this.groupSlots.clear()
-    return all
   }
 
   private take (entry: LaneEntry<T>): boolean {

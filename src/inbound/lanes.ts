@@ -35,11 +35,6 @@ export class Lanes {
     return lane
   }
 
-  /** The lane called `name`, if there is one */
-  find (name: string | undefined): Lane<IncomingStream> | undefined {
-    return name == null ? undefined : this.byName.get(name)
-  }
-
   /** The first lane whose `match` takes the stream, else the default lane; a `match` that throws, throws */
   route (item: IncomingStream): Lane<IncomingStream> {
     for (const lane of this.all) {

@@ -3,6 +3,7 @@
  * counters.
  */
 
+import type { DROP_REASONS } from '../reset-codes.ts'
 import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 
 /**
@@ -24,17 +25,10 @@ export interface LaneStats {
 }
 
 /**
- * Why an inbound stream was reset without being yielded:
- * - `backlog-full`: its lane was full and its network group and peer already held their fair share of it
- * - `evicted`: it was queued, and made room for a stream from a network group (or peer) holding fewer slots
- * - `peer-limit`: its peer already held `maxPerPeer` slots of the lane
- * - `stream-limit`: its peer already had `maxInboundStreams` streams open for the protocol
- * - `bytes-limit`: the queued streams held more than `maxQueuedBytes`, and it held the most
- * - `expired`: it waited longer than `maxQueueAge`
- * - `match-error`: a lane's `match` threw for it
- * - `closed`: it was still queued, or still negotiating, when the `accept` ended
+ * Why an inbound stream was reset without being yielded: a key of
+ * `DROP_REASONS`, which says what each means and the reset code it sends.
  */
-export type DropReason = 'backlog-full' | 'evicted' | 'peer-limit' | 'stream-limit' | 'bytes-limit' | 'expired' | 'match-error' | 'closed'
+export type DropReason = keyof typeof DROP_REASONS
 
 /**
  * Why a stream left without being yielded or dropped, while queued or
