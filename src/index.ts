@@ -46,6 +46,7 @@ export { Behaviour } from './behaviour.ts'
 export { Control } from './control.ts'
 export { AlreadyRegisteredError, MoveRejectedError, OpenStreamError, RemoteResetError, StreamDroppedError } from './errors.ts'
 export { DROP_REASONS, DROP_RESET_CODES, LIBP2P_RESET_CODES } from './reset-codes.ts'
+export type { DropReasonInfo } from './reset-codes.ts'
 export { AbortError, InvalidParametersError, NotStartedError, StreamResetError, StreamStateError, UnsupportedProtocolError } from '@libp2p/interface'
 export type {
   AcceptOptions, DroppedStream, DropReason, GoneReason, IncomingStats, IncomingStream, IncomingStreams, LaneMatchInput, LaneOptions, LaneStats,

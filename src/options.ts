@@ -50,6 +50,7 @@ export interface ResolvedOpen {
   negotiateFully?: boolean
   force?: boolean
   connection?: Connection
+  onProgress?: OpenStreamOptions['onProgress']
 }
 
 /**
@@ -107,7 +108,8 @@ export function resolveOpen (target: unknown, protocol: unknown, openOptions: un
     runOnLimitedConnection: validateFlag(options.runOnLimitedConnection, 'runOnLimitedConnection'),
     negotiateFully: validateFlag(options.negotiateFully, 'negotiateFully'),
     force: validateFlag(options.force, 'force'),
-    connection: validateConnection(options.connection, dialTarget)
+    connection: validateConnection(options.connection, dialTarget),
+    onProgress: validateFunction(options.onProgress, 'onProgress')
   }
 }
 

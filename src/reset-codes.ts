@@ -29,6 +29,19 @@ export const LIBP2P_RESET_CODES = {
 
 const LIMIT = LIBP2P_RESET_CODES.RESOURCE_LIMIT_EXCEEDED
 
+/** One entry of {@link DROP_REASONS} */
+export interface DropReasonInfo {
+  /** The reset code the opener gets */
+  code: number
+  /** When a stream is dropped for it */
+  means: string
+}
+
+/** Types the table while keeping its keys, the `DropReason` names */
+function table <K extends string> (reasons: Record<K, DropReasonInfo>): Readonly<Record<K, Readonly<DropReasonInfo>>> {
+  return reasons
+}
+
 /**
  * Every reason this package resets an inbound stream without yielding it,
  * with what it means and the reset code the opener gets: the one list the
@@ -40,7 +53,7 @@ const LIMIT = LIBP2P_RESET_CODES.RESOURCE_LIMIT_EXCEEDED
  * reasons go-libp2p has no code for get codes of this package's own,
  * 0x4C53xxxx ("LS"), outside the range libp2p reserves (0 to 5000).
  */
-export const DROP_REASONS = {
+export const DROP_REASONS = table({
   'backlog-full': { code: LIMIT, means: 'its lane was full and its network group and peer already held their fair share of it' },
   evicted: { code: LIMIT, means: 'it was queued, and made room for a stream from a network group (or peer) holding fewer slots' },
   'peer-limit': { code: LIMIT, means: 'its peer already held `maxPerPeer` slots of the lane' },
@@ -49,7 +62,7 @@ export const DROP_REASONS = {
   expired: { code: 0x4C530001, means: 'it waited longer than `maxQueueAge`' },
   'match-error': { code: 0x4C530002, means: "a lane's `match` threw for it" },
   closed: { code: 0x4C530003, means: 'it was still queued, or still negotiating, when the `accept` ended' }
-} as const
+})
 
 type Reason = keyof typeof DROP_REASONS
 

@@ -12,7 +12,7 @@ import type { Connection, DialTarget, NewStreamOptions, Stream } from '@libp2p/i
 export async function openStream (registry: Registry, target: unknown, protocol: unknown, openOptions: unknown): Promise<Stream> {
   const {
     target: dialTarget, protocols, signal, openTimeout, negotiationTimeout, maxOutboundStreams,
-    runOnLimitedConnection, negotiateFully, force, connection: given
+    runOnLimitedConnection, negotiateFully, force, connection: given, onProgress
   } = resolveOpen(target, protocol, openOptions, registry.init)
 
   if (!registry.isRunning) {
@@ -63,7 +63,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
         return await lazy
       }
 
-      const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully }
+      const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully, onProgress }
       let stream: Stream
 
       try {
