@@ -21,6 +21,19 @@ export class AlreadyRegisteredError extends Error {
 }
 
 /**
+ * Thrown by `stream()` on a Node.js older than this package runs on (see
+ * `MIN_NODE_VERSION`), before anything fails in a less clear way.
+ */
+export class UnsupportedRuntimeError extends Error {
+  static name = 'UnsupportedRuntimeError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'UnsupportedRuntimeError'
+  }
+}
+
+/**
  * Thrown by `openStream` when no stream could be opened for a reason other than
  * the remote's protocol support or the caller's signal: the peer has no known
  * address, refused or timed out the dial, the connection closed during

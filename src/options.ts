@@ -1,5 +1,6 @@
 import { InvalidParametersError, isPeerId } from '@libp2p/interface'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT } from './constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT, MIN_NODE_VERSION } from './constants.ts'
+import { UnsupportedRuntimeError } from './errors.ts'
 import { validateCount, validateFlag, validateFunction, validateOptions, validateProtocols, validateSignal, validateTarget, validateTimeout } from './validate.ts'
 import type { AcceptOptions, DroppedStream, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamInit } from './types/index.ts'
 import type { Connection, DialTarget } from '@libp2p/interface'
@@ -54,9 +55,21 @@ export interface ResolvedOpen {
 }
 
 /**
- * Checks the options given to `stream()` and fills in the defaults.
+ * Checks that Node.js, when that is the runtime, is new enough: `node` is
+ * its version (`process.versions.node`), `undefined` in a browser.
+ */
+export function checkRuntime (node: string | undefined = globalThis.process?.versions?.node): void {
+  if (node != null && Number.parseInt(node, 10) < MIN_NODE_VERSION) {
+    throw new UnsupportedRuntimeError(`libp2p-stream needs Node.js >= ${MIN_NODE_VERSION}, this is Node.js ${node}: libp2p 3 streams fail on it (ECONNRESET on every open)`)
+  }
+}
+
+/**
+ * Checks the runtime and the options given to `stream()`, and fills in the
+ * defaults.
  */
 export function resolveInit (init: unknown): ResolvedInit {
+  checkRuntime()
   const options = validateOptions<StreamInit>(init, 'init')
 
   return {
