@@ -171,8 +171,12 @@ describe('lanes', () => {
       items.push(value!)
     }
 
+    // the application's own context goes with the stream
+    items[0].context = { session: 'alice' }
     incoming.move(items[0], 'verified')
     expect(incoming.stats().lanes.verified).to.include({ queued: 1, moved: 1 })
+    // a moved stream waiting is requeued, not queued: the handle's counter is stats()'s
+    expect([incoming.queued, incoming.stats().queued, incoming.stats().requeued]).to.deep.equal([0, 0, 1])
 
     // the verified lane holds one: the second move is refused and the stream stays with us
     expect(() => { incoming.move(items[1], 'verified') }).to.throw().with.property('reason', 'lane-full')
@@ -181,6 +185,7 @@ describe('lanes', () => {
     const { value: moved } = await nextWithin(verified)
     expect(moved?.lane).to.equal('verified')
     expect(moved?.stream.id).to.equal(items[0].stream.id)
+    expect(moved?.context).to.deep.equal({ session: 'alice' })
 
     // the moved stream still reads to its end
     await a.close()

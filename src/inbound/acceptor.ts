@@ -66,9 +66,9 @@ export class Acceptor {
     }, (place, evt) => { this.leave(place, evt) })
   }
 
-  /** Streams waiting now, moved ones included */
-  get size (): number {
-    return this.waiting.size
+  /** Streams waiting now that were never yielded */
+  get queued (): number {
+    return this.waiting.size - this.waiting.requeued
   }
 
   stats (): IncomingStats {

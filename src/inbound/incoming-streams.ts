@@ -34,7 +34,7 @@ class IncomingStreamsHandle implements IncomingStreams {
   }
 
   get queued (): number {
-    return this.#acceptor.size
+    return this.#acceptor.queued
   }
 
   get accepted (): number {

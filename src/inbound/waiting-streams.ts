@@ -67,15 +67,7 @@ export class WaitingStreams {
   }
 
   /** Streams waiting that had been yielded before and were moved */
-  get requeued (): number {
-    let count = 0
-
-    for (const { entry } of this.places.values()) {
-      count += entry.moved ? 1 : 0
-    }
-
-    return count
-  }
+  requeued = 0
 
   /**
    * What is left of `maxQueuedBytes` for the reservation of one more waiting
@@ -126,6 +118,7 @@ export class WaitingStreams {
     this.charged += this.streamOverhead + entry.reserved
     lane.add(entry, moved)
     this.places.set(item.stream, { entry, lane })
+    this.requeued += moved ? 1 : 0
     this.expiry.watch(entry.since)
     this.enforceByteLimit()
   }
@@ -134,6 +127,7 @@ export class WaitingStreams {
   remove ({ entry, lane }: Place, resume: boolean): IncomingStream {
     lane.remove(entry)
     this.places.delete(entry.item.stream)
+    this.requeued -= entry.moved ? 1 : 0
     this.bytes -= entry.bytes
     this.charged -= this.streamOverhead + entry.charge
     entry.release(resume)

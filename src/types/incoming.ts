@@ -12,7 +12,7 @@ import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface
 export interface LaneStats {
   /** Its backlog size */
   backlog: number
-  /** Streams waiting in it now */
+  /** Streams waiting in it now, moved ones included: the slots in use */
   queued: number
   /** Streams yielded from it */
   accepted: number
@@ -121,13 +121,19 @@ export interface IncomingStream {
   protocol: string
   /** The lane it was queued in (`default` when `accept` has no lanes) */
   lane: string
+  /**
+   * The application's own, for it to set: for example the decoder that read
+   * a handshake and may hold the bytes that followed it. `move()` keeps it.
+   */
+  context?: unknown
 }
 
 /**
  * The inbound streams of one `accept` call, polled lazily.
  *
  * Streams that arrive while the application is not waiting for one wait in a
- * FIFO backlog of `backlog` entries. When the backlog is full, further streams
+ * backlog of `backlog` entries (per lane), served network group by network
+ * group in turn, each group's oldest first, moved streams before all. When the backlog is full, further streams
  * are **reset** at once, so their openers see an error instead of a hang, and
  * counted in `dropped`. A queued stream whose remote resets it, or whose
  * connection closes, leaves the backlog at once and is never yielded. A queued
@@ -149,13 +155,13 @@ export interface IncomingStream {
 export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDisposable {
   /** The protocols this handle accepts */
   readonly protocols: readonly string[]
-  /** Streams waiting in the backlog now, moved ones included */
+  /** `stats().queued`: streams waiting that were never yielded (moved ones waiting are `stats().requeued`) */
   readonly queued: number
-  /** Streams handed to the application so far */
+  /** `stats().accepted`: streams handed to the application so far */
   readonly accepted: number
-  /** Streams reset without being yielded, for any `DropReason` */
+  /** `stats().dropped`: streams reset without being yielded, for any `DropReason` */
   readonly dropped: number
-  /** True once the handle has ended and its protocols are deregistered */
+  /** True once the handle has ended and its protocols are deregistered (a state, not a counter) */
   readonly closed: boolean
   /** Deregisters the protocols, ends every iteration and resets queued streams. Idempotent. */
   close(): void
