@@ -1,4 +1,5 @@
 import { openStream } from './outbound/open-stream.ts'
+import type { DEFAULT_LANE } from './constants.ts'
 import type { Registry } from './registry.ts'
 import type { AcceptOptions, IncomingStreams, OpenStreamOptions } from './types/index.ts'
 import type { DialTarget, Stream } from '@libp2p/interface'
@@ -43,6 +44,10 @@ export class Control {
    * @throws {InvalidParametersError} a protocol or option is malformed
    * @throws {AbortError} `options.signal` is already aborted
    *
+   * With `lanes`, TypeScript knows their names: `lane()` and `move()` take
+   * only those, so a typo is a compile error. Without, the one lane is
+   * `'default'`.
+   *
    * @example
    *
    * ```TypeScript
@@ -52,8 +57,9 @@ export class Control {
    * }
    * ```
    */
-  accept (protocol: string | string[], options?: AcceptOptions): IncomingStreams {
-    return this.#registry.accept(protocol, options)
+  accept <L extends string = typeof DEFAULT_LANE> (protocol: string | string[], options?: AcceptOptions<L>): IncomingStreams<L> {
+    // the lane names were checked against `options.lanes` by the registry
+    return this.#registry.accept(protocol, options) as IncomingStreams<L>
   }
 
   /**

@@ -64,7 +64,7 @@ export interface DroppedStream {
  * handed back with `move()` were accepted already: they are counted in
  * `moved` and `requeued`, and not again in the others.
  */
-export interface IncomingStats {
+export interface IncomingStats<L extends string = string> {
   /** Streams that arrived (negotiated the protocol) */
   arrived: number
   /** Streams waiting in all lanes that were never yielded */
@@ -104,13 +104,14 @@ export interface IncomingStats {
   /** `gone`, by reason */
   goneReasons: Record<GoneReason, number>
   /** Lane by lane */
-  lanes: Record<string, LaneStats>
+  lanes: Record<L, LaneStats>
 }
 
 /**
- * One accepted inbound stream, as yielded by {@link IncomingStreams}.
+ * One accepted inbound stream, as yielded by {@link IncomingStreams}; `L` is
+ * the names of its `accept`'s lanes.
  */
-export interface IncomingStream {
+export interface IncomingStream<L extends string = string> {
   /** The stream, already negotiated. The application owns it and must close or abort it. */
   stream: Stream
   /** The connection it arrived on */
@@ -120,7 +121,7 @@ export interface IncomingStream {
   /** The negotiated protocol: one of those passed to `accept` */
   protocol: string
   /** The lane it was queued in (`default` when `accept` has no lanes) */
-  lane: string
+  lane: L
   /**
    * The application's own, for it to set: for example the decoder that read
    * a handshake and may hold the bytes that followed it. `move()` keeps it.
@@ -152,7 +153,7 @@ export interface IncomingStream {
  * Several loops may iterate one handle; each stream goes to exactly one of
  * them, in arrival order.
  */
-export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDisposable {
+export interface IncomingStreams<L extends string = string> extends AsyncIterable<IncomingStream<L>>, AsyncDisposable {
   /** The protocols this handle accepts */
   readonly protocols: readonly string[]
   /** `stats().queued`: streams waiting that were never yielded (moved ones waiting are `stats().requeued`) */
@@ -171,7 +172,7 @@ export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDis
    * takes no stream. Use this rather than racing a bare `next()` against a
    * timeout, which takes the stream that arrives after the caller gave up.
    */
-  next(options?: AbortOptions): Promise<IteratorResult<IncomingStream, undefined>>
+  next(options?: AbortOptions): Promise<IteratorResult<IncomingStream<L>, undefined>>
   /**
    * The streams of one lane alone, polled lazily, for a worker that serves
    * that lane at its own pace. Ending this iteration ends only this reader;
@@ -179,7 +180,7 @@ export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDis
    *
    * @throws {InvalidParametersError} there is no lane called `name`
    */
-  lane(name: string): AsyncIterable<IncomingStream>
+  lane(name: L): AsyncIterable<IncomingStream<L>>
   /**
    * Hands an accepted stream to the lane `name`, for example once an
    * application-level handshake has shown who the peer is. The lane yields it
@@ -194,7 +195,7 @@ export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDis
    * @throws {MoveRejectedError} the lane is full, the peer holds `maxPerPeer` of it, the handle closed, the stream ended, or its reservation does not fit in what is left of `maxQueuedBytes` (`bytes-limit`); the stream stays where it was, and the caller may keep reading it
    * @throws {InvalidParametersError} there is no lane called `name`
    */
-  move(item: IncomingStream, name: string): void
+  move(item: IncomingStream, name: L): void
   /** Counters for the whole handle and for each lane */
-  stats(): IncomingStats
+  stats(): IncomingStats<L>
 }

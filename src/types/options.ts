@@ -59,7 +59,7 @@ export interface StreamInit {
  * `maxOutboundStreams` given to `stream()`) and `runOnLimitedConnection` are
  * given to the registrar as libp2p documents them.
  */
-export interface AcceptOptions extends AbortOptions, Pick<StreamHandlerOptions, 'maxOutboundStreams' | 'runOnLimitedConnection'> {
+export interface AcceptOptions<L extends string = string> extends AbortOptions, Pick<StreamHandlerOptions, 'maxOutboundStreams' | 'runOnLimitedConnection'> {
   /**
    * How many streams may wait for the application. Streams beyond it are reset
    * and counted in `dropped`. 0 accepts a stream only while a reader waits.
@@ -75,8 +75,10 @@ export interface AcceptOptions extends AbortOptions, Pick<StreamHandlerOptions, 
    * Each stream goes to the first lane whose `match` accepts it; exactly one
    * lane has no `match` and takes the rest. Iterating the handle serves lanes
    * by `priority`, then by `weight`; `lane(name)` serves one lane alone.
+   * In TypeScript the names are checked: `lane()` and `move()` take only
+   * the names given here.
    */
-  lanes?: Record<string, LaneOptions>
+  lanes?: Record<L, LaneOptions>
 
   /**
    * Backlog slots one peer may hold. When the backlog is full, a stream from a
