@@ -1,10 +1,9 @@
 import { StreamCloseEvent, StreamStateError } from '@libp2p/interface'
 import { MoveRejectedError } from '../errors.ts'
-import { fixStream } from '../libp2p-fixes/index.ts'
+import { fixStream, receivable } from '../libp2p-fixes/index.ts'
 import { Lanes } from './lanes.ts'
 import { Ledger } from './ledger.ts'
 import { networkGroup } from './network-group.ts'
-import { receivable } from './queued-stream.ts'
 import { Readers } from './readers.ts'
 import { WaitingStreams } from './waiting-streams.ts'
 import type { Lane } from './lane.ts'
@@ -176,7 +175,7 @@ export class Acceptor {
    * stream moved again before it was yielded leaves its former lane.
    *
    * A stream that is queued (no reader waits for it) reserves what it may
-   * still receive while paused (see {@link receivable}) in `maxQueuedBytes`;
+   * still receive while paused (see `receivable`) in `maxQueuedBytes`;
    * when that does not fit, the move is refused (`bytes-limit`) and the
    * stream is left as it was, so the application can go on reading it.
    */

@@ -1,33 +1,16 @@
-import { MAX_BLOCK, ReadBufferCompactor, install, windowLeft } from '../libp2p-fixes/index.ts'
+import { ReadBufferCompactor, unwatchData, watchData } from '../libp2p-fixes/index.ts'
 import type { LaneEntry } from './lane.ts'
 import type { IncomingStream } from '../types/index.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 
-/**
- * The queued streams being watched, by stream. Counted apart so that the
- * class-level `onData` hook costs one comparison while nothing is queued.
- */
-const watched = new WeakMap<object, QueuedStream>()
-let watching = 0
+/** The queued streams, by stream, for the close listener they share */
+const queued = new WeakMap<object, QueuedStream>()
 
 const ONCE = { once: true }
 
-/**
- * What a stream may hold once it is paused, if its remote sends all it was
- * granted: the bytes it buffers now, the receive window its remote has not
- * used, and the one block of slack that copying them into blocks may add
- * (see {@link ReadBufferCompactor}). A moved stream reserves this much of
- * `maxQueuedBytes` while it waits. For a muxer that does not expose its
- * window, only the bytes buffered; what arrives beyond them counts as any
- * queued stream's bytes do.
- */
-export function receivable (stream: Stream): number {
-  return stream.readBufferLength + windowLeft(stream) + MAX_BLOCK
-}
-
 /** Every queued stream's `close` listener: one function for all */
 function onQueuedClose (evt: StreamCloseEvent): void {
-  const entry = evt.target == null ? undefined : watched.get(evt.target)
+  const entry = evt.target == null ? undefined : queued.get(evt.target)
 
   if (entry != null && entry.item.stream === evt.target) {
     entry.closed(evt)
@@ -43,15 +26,14 @@ function onQueuedClose (evt: StreamCloseEvent): void {
  * window as the bytes came (js-yamux: up to 16 MiB), so its remote may still
  * send that much after the pause. The acceptor reserves that much of
  * `maxQueuedBytes` for it when it is moved (`reserved`, see
- * {@link receivable}), or refuses the move: the bytes that arrive use the
+ * `receivable`), or refuses the move: the bytes that arrive use the
  * reservation up, and only bytes beyond it add to what the stream is charged
  * (`charge`). Its read buffer limit is raised to the reservation while it
  * waits (libp2p would otherwise reset it at 4 MiB) and put back when it
  * leaves the queue.
  *
- * Nothing is assigned to the stream itself: the bytes are counted by a hook
- * on its class's `onData` (installed once, active only for queued streams)
- * and its closing is heard by one listener shared by all queued streams.
+ * Nothing is assigned to the stream itself: the bytes are counted through
+ * `watchData` (a hook on its class, see `libp2p-fixes/watch-data.ts`) and its closing is heard by one listener shared by all queued streams.
  */
 export class QueuedStream implements LaneEntry<IncomingStream> {
   readonly item: IncomingStream
@@ -70,6 +52,7 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
   /** Its read buffer limit before it was raised to `reserved`, if it was */
   private readonly bufferLimit?: number
   private readonly compactor = new ReadBufferCompactor()
+  private readonly onChunk = (): void => { this.report() }
   private readonly onBytes: (entry: QueuedStream, delta: number, chargeDelta: number) => void
   private readonly onClose: (entry: QueuedStream, evt: StreamCloseEvent) => void
 
@@ -77,7 +60,7 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
    * @param item - the stream and where it came from
    * @param group - the network group of its connection
    * @param moved - it was yielded before and handed back with `move()`
-   * @param reserved - bytes of `maxQueuedBytes` set aside for it (see {@link receivable}); 0 for a new stream
+   * @param reserved - bytes of `maxQueuedBytes` set aside for it (see `receivable`); 0 for a new stream
    * @param onBytes - told each change of `bytes` and of `charge`
    * @param onClose - told when the stream closes while queued
    */
@@ -117,9 +100,10 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
 
     stream.removeEventListener('close', onQueuedClose)
 
-    if (watched.get(stream) === this) {
-      watched.delete(stream)
-      watching--
+    unwatchData(stream, this.onChunk)
+
+    if (queued.get(stream) === this) {
+      queued.delete(stream)
     }
 
     if (resume && stream.readStatus === 'paused') {
@@ -163,30 +147,10 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
     }
   }
 
-  /**
-   * Reports the bytes already buffered, then each chunk the muxer delivers.
-   * libp2p's message streams take every received chunk through `onData`;
-   * a stream without one is counted once, when queued.
-   */
+  /** Reports the bytes already buffered, then after each chunk the muxer delivers */
   private countBytes (stream: Stream): void {
-    if (!watched.has(stream)) {
-      watching++
-    }
-
-    watched.set(stream, this)
+    queued.set(stream, this)
     this.report()
-
-    install(stream, 'onData', wrapOnData)
-  }
-}
-
-/** The class-level `onData` hook: the original, then a report for a queued stream */
-function wrapOnData (onData: (this: Stream, data: unknown) => void): (this: Stream, data: unknown) => void {
-  return function (this: Stream, data: unknown): void {
-    onData.call(this, data)
-
-    if (watching > 0) {
-      watched.get(this)?.report()
-    }
+    watchData(stream, this.onChunk)
   }
 }
