@@ -1,4 +1,6 @@
 import { QUEUED_STREAM_OVERHEAD } from '../constants.ts'
+import { MoveRejectedError } from '../errors.ts'
+import { receivable } from '../libp2p-fixes/index.ts'
 import { Expiry } from './expiry.ts'
 import { QueuedStream } from './queued-stream.ts'
 import type { Lane } from './lane.ts'
@@ -79,6 +81,33 @@ export class WaitingStreams {
     const own = entry == null ? 0 : this.streamOverhead + entry.charge
 
     return this.limits.maxQueuedBytes - this.charged + own - this.streamOverhead
+  }
+
+  /**
+   * What `item` reserves of `maxQueuedBytes` to wait in `lane` once moved
+   * there (see `receivable`), or a `MoveRejectedError` when the lane, the
+   * peer's share of it or the budget has no room for it (a stream moved
+   * within its own lane keeps its slot).
+   */
+  reserve (lane: Lane<IncomingStream>, item: IncomingStream, previous?: Place): number {
+    const peer = item.peer.toString()
+
+    if (previous?.lane !== lane && lane.isFull) {
+      throw new MoveRejectedError('lane-full', `Lane ${lane.name} is full (${lane.capacity})`)
+    }
+
+    if (previous?.lane !== lane && lane.isPeerOverLimit(peer)) {
+      throw new MoveRejectedError('peer-limit', `${peer} already holds ${lane.maxPerPeer} slots of lane ${lane.name}`)
+    }
+
+    const reserved = receivable(item.stream)
+    const left = this.left(item.stream)
+
+    if (reserved > left) {
+      throw new MoveRejectedError('bytes-limit', `Moving the stream to lane ${lane.name} would reserve ${reserved} bytes for what its remote may still send while it waits (buffered and granted receive window), but only ${Math.max(0, left)} of maxQueuedBytes (${this.limits.maxQueuedBytes}) are left; keep reading the stream yourself, or raise maxQueuedBytes`)
+    }
+
+    return reserved
   }
 
   /** Where `stream` waits, if it does */
