@@ -2,7 +2,7 @@ import { serviceCapabilities } from '@libp2p/interface'
 import { Control } from './control.ts'
 import { Registry } from './registry.ts'
 import type { ResolvedInit } from './options.ts'
-import type { StreamComponents } from './types/index.ts'
+import type { StreamComponents } from './types/options.ts'
 import type { Startable } from '@libp2p/interface'
 
 /**

@@ -1,7 +1,8 @@
 import { openStream } from './outbound/open-stream.ts'
 import type { DEFAULT_LANE } from './constants.ts'
 import type { Registry } from './registry.ts'
-import type { AcceptOptions, IncomingStreams, OpenStreamOptions } from './types/index.ts'
+import type { IncomingStreams } from './types/incoming.ts'
+import type { AcceptOptions, OpenStreamOptions } from './types/options.ts'
 import type { DialTarget, Stream } from '@libp2p/interface'
 
 /**

@@ -1,6 +1,6 @@
 import { StreamResetError } from '@libp2p/interface'
 import { CODE_NAMES, CODE_REASONS } from './reset-codes.ts'
-import type { DropReason } from './types/index.ts'
+import type { DropReason } from './types/incoming.ts'
 
 /**
  * Thrown by `accept` when a protocol already has a handler on this node:

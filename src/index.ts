@@ -40,7 +40,7 @@
 
 import { Behaviour } from './behaviour.ts'
 import { resolveInit } from './options.ts'
-import type { StreamComponents, StreamInit } from './types/index.ts'
+import type { StreamComponents, StreamInit } from './types/options.ts'
 
 export { Behaviour } from './behaviour.ts'
 export { Control } from './control.ts'
@@ -52,10 +52,8 @@ export {
 export { DROP_REASONS, DROP_RESET_CODES, LIBP2P_RESET_CODES } from './reset-codes.ts'
 export type { DropReasonInfo } from './reset-codes.ts'
 export { AbortError, InvalidParametersError, NotStartedError, StreamResetError, StreamStateError, TimeoutError, UnsupportedProtocolError } from '@libp2p/interface'
-export type {
-  AcceptOptions, DroppedStream, DropReason, GoneReason, IncomingStats, IncomingStream, IncomingStreams, LaneMatchInput, LaneOptions, LaneStats,
-  OpenStreamOptions, StreamComponents, StreamInit
-} from './types/index.ts'
+export type { DroppedStream, DropReason, GoneReason, IncomingStats, IncomingStream, IncomingStreams, LaneStats } from './types/incoming.ts'
+export type { AcceptOptions, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamComponents, StreamInit } from './types/options.ts'
 
 /**
  * The service factory: `services: { stream: stream() }`.

@@ -1,5 +1,5 @@
 import { DROP_REASONS } from './reset-codes.ts'
-import type { DropReason } from './types/index.ts'
+import type { DropReason } from './types/incoming.ts'
 import type { CounterGroup, Metrics } from '@libp2p/interface'
 
 /**

@@ -2,7 +2,8 @@ import { InvalidParametersError, isPeerId } from '@libp2p/interface'
 import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT, MIN_NODE_VERSION } from './constants.ts'
 import { UnsupportedRuntimeError } from './errors.ts'
 import { validateCount, validateFlag, validateFunction, validateOptions, validateProtocols, validateSignal, validateTarget, validateTimeout } from './validate.ts'
-import type { AcceptOptions, DroppedStream, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamInit } from './types/index.ts'
+import type { DroppedStream } from './types/incoming.ts'
+import type { AcceptOptions, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamInit } from './types/options.ts'
 import type { Connection, DialTarget } from '@libp2p/interface'
 
 /**

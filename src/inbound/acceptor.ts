@@ -11,7 +11,7 @@ import type { QueuedStream } from './queued-stream.ts'
 import type { Place } from './waiting-streams.ts'
 import type { StreamMetrics } from '../metrics.ts'
 import type { ResolvedAccept } from '../options.ts'
-import type { IncomingStats, IncomingStream } from '../types/index.ts'
+import type { IncomingStats, IncomingStream } from '../types/incoming.ts'
 import type { Connection, Logger, Stream } from '@libp2p/interface'
 
 /** How a stream found closed when handled closed, for the ledger: made once, as no event came */

@@ -1,6 +1,6 @@
 import { DONE } from './outlet.ts'
 import type { Acceptor } from './acceptor.ts'
-import type { IncomingStats, IncomingStream, IncomingStreams } from '../types/index.ts'
+import type { IncomingStats, IncomingStream, IncomingStreams } from '../types/incoming.ts'
 import type { AbortOptions } from '@libp2p/interface'
 
 /**

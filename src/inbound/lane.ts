@@ -1,6 +1,8 @@
+import { victimFor } from './eviction.ts'
 import { Readers } from './readers.ts'
 import type { ResolvedLane } from '../options.ts'
-import type { DropReason, LaneMatchInput } from '../types/index.ts'
+import type { DropReason } from '../types/incoming.ts'
+import type { LaneMatchInput } from '../types/options.ts'
 
 /** A queued item, with the peer and the network group whose slot it holds */
 export interface LaneEntry<T> {
@@ -96,7 +98,7 @@ export class Lane<T> {
       return { admitted: true }
     }
 
-    const victim = this.victimFor(peer, group)
+    const victim = victimFor(this.peerSlots, this.groupSlots, peer, group, g => [...this.front.filter(entry => entry.group === g), ...(this.turns.get(g) ?? [])])
 
     if (victim == null) {
       return { admitted: false, reason: 'backlog-full' }
@@ -170,57 +172,6 @@ export class Lane<T> {
 
     return true
   }
-
-  /**
-   * The entry to evict for an item of `peer` from `group`: the newest of the
-   * heaviest peer of another group holding at least two more slots than
-   * `group`, else of a peer of `group` holding at least two more than `peer`.
-   */
-  private victimFor (peer: string, group: string): LaneEntry<T> | undefined {
-    const heavierGroup = heaviest(this.groupSlots, (this.groupSlots.get(group) ?? 0) + 1)
-
-    if (heavierGroup != null) {
-      return this.newestOfHeaviestPeer(heavierGroup, 0)
-    }
-
-    return this.newestOfHeaviestPeer(group, (this.peerSlots.get(peer) ?? 0) + 1)
-  }
-
-  /** The newest entry of the peer of `group` holding the most slots, if more than `floor` */
-  private newestOfHeaviestPeer (group: string, floor: number): LaneEntry<T> | undefined {
-    let victim: LaneEntry<T> | undefined
-    let most = floor
-
-    const candidates = [...this.front.filter(entry => entry.group === group), ...(this.turns.get(group) ?? [])]
-
-    // newest first, so among equally heavy peers the newest entry goes
-    for (let i = candidates.length - 1; i >= 0; i--) {
-      const entry = candidates[i]
-      const held = this.peerSlots.get(entry.peer) ?? 0
-
-      if (held > most) {
-        victim = entry
-        most = held
-      }
-    }
-
-    return victim
-  }
-}
-
-/** The key with the largest count, if that count is more than `floor` */
-function heaviest (counts: Map<string, number>, floor: number): string | undefined {
-  let key: string | undefined
-  let most = floor
-
-  for (const [k, count] of counts) {
-    if (count > most) {
-      key = k
-      most = count
-    }
-  }
-
-  return key
 }
 
 function increment (counts: Map<string, number>, key: string, by: number): void {

@@ -2,7 +2,7 @@ import { InvalidParametersError } from '@libp2p/interface'
 import { Lane } from './lane.ts'
 import { Schedule } from './schedule.ts'
 import type { ResolvedLane } from '../options.ts'
-import type { IncomingStream } from '../types/index.ts'
+import type { IncomingStream } from '../types/incoming.ts'
 
 /**
  * The lanes of one `accept`, in declaration order: which lane a stream

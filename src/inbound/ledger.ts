@@ -2,7 +2,7 @@ import { StreamDroppedError } from '../errors.ts'
 import { resetWithCode } from '../libp2p-fixes/index.ts'
 import { DROP_REASONS } from '../reset-codes.ts'
 import type { StreamMetrics } from '../metrics.ts'
-import type { DropReason, DroppedStream, GoneReason, IncomingStats, LaneStats } from '../types/index.ts'
+import type { DropReason, DroppedStream, GoneReason, IncomingStats, LaneStats } from '../types/incoming.ts'
 import type { Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 const GONE_REASONS: GoneReason[] = ['remote-reset', 'connection-closed', 'error']

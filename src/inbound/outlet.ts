@@ -4,7 +4,7 @@ import type { Lanes } from './lanes.ts'
 import type { Ledger } from './ledger.ts'
 import type { QueuedStream } from './queued-stream.ts'
 import type { WaitingStreams } from './waiting-streams.ts'
-import type { IncomingStream } from '../types/index.ts'
+import type { IncomingStream } from '../types/incoming.ts'
 import type { AbortOptions } from '@libp2p/interface'
 
 /** What an ended iteration gives */

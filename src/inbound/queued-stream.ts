@@ -1,6 +1,6 @@
 import { ReadBufferCompactor, unwatchData, watchData } from '../libp2p-fixes/index.ts'
 import type { LaneEntry } from './lane.ts'
-import type { IncomingStream } from '../types/index.ts'
+import type { IncomingStream } from '../types/incoming.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 
 /** The queued streams, by stream, for the close listener they share */

@@ -4,7 +4,7 @@ import { receivable } from '../libp2p-fixes/index.ts'
 import { Expiry } from './expiry.ts'
 import { QueuedStream } from './queued-stream.ts'
 import type { Lane } from './lane.ts'
-import type { IncomingStream } from '../types/index.ts'
+import type { IncomingStream } from '../types/incoming.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 
 /** A queued stream and the lane it waits in */

@@ -1,6 +1,4 @@
-/**
- * The service's components and every option the package takes.
- */
+/** The service's components and every option the package takes */
 
 import type { DroppedStream } from './incoming.ts'
 import type { AbortOptions, ComponentLogger, Connection, Metrics, NewStreamOptions, PeerId, PeerStore, StreamHandlerOptions } from '@libp2p/interface'
@@ -101,13 +99,11 @@ export interface AcceptOptions<L extends string = string> extends AbortOptions, 
   maxInboundStreams?: number
 
   /**
-   * Memory all queued streams of this `accept` may hold together: what they
-   * received from their remotes while they wait, as held in memory (copied
-   * into blocks of their own, whatever the remote's framing), and
-   * `QUEUED_STREAM_OVERHEAD` for each stream itself (`stats().heldBytes`).
-   * Queued streams are paused, so each receives at most what its muxer
-   * granted before it was queued; past this budget the queued stream holding
-   * the most is reset (`bytes-limit`).
+   * Memory all queued streams of this `accept` may hold together
+   * (`stats().heldBytes`): what they received while they wait, as held in
+   * memory, and `QUEUED_STREAM_OVERHEAD` each. Queued streams are paused, so
+   * each receives at most what its muxer granted before; past this budget
+   * the queued stream holding the most is reset (`bytes-limit`).
    *
    * @default 8 MiB (`DEFAULT_MAX_QUEUED_BYTES`)
    */

@@ -3,7 +3,7 @@ import { StreamDroppedError } from '../../src/errors.ts'
 import { Ledger } from '../../src/inbound/ledger.ts'
 import { StreamMetrics } from '../../src/metrics.ts'
 import type { LedgerInit } from '../../src/inbound/ledger.ts'
-import type { DroppedStream } from '../../src/types/index.ts'
+import type { DroppedStream } from '../../src/types/incoming.ts'
 import type { Connection, Logger, Metrics, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 const PROTOCOL = '/test/ledger/1.0.0'

@@ -4,7 +4,7 @@ import { QueuedStream } from '../../src/inbound/queued-stream.ts'
 import { WaitingStreams } from '../../src/inbound/waiting-streams.ts'
 import { eventually } from '../fixtures/wait.ts'
 import type { Eviction, Place } from '../../src/inbound/waiting-streams.ts'
-import type { IncomingStream } from '../../src/types/index.ts'
+import type { IncomingStream } from '../../src/types/incoming.ts'
 import type { Connection, PeerId, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 /**
