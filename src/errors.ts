@@ -119,7 +119,7 @@ export class MoveRejectedError extends Error {
   /** Why the move was refused */
   readonly reason: 'lane-full' | 'peer-limit' | 'closed' | 'stream-ended' | 'bytes-limit'
 
-  constructor (reason: 'lane-full' | 'peer-limit' | 'closed' | 'stream-ended' | 'bytes-limit', message = `The stream could not be moved: ${reason}`) {
+  constructor (reason: MoveRejectedError['reason'], message = `The stream could not be moved: ${reason}`) {
     super(message)
     this.name = 'MoveRejectedError'
     this.reason = reason

@@ -73,11 +73,6 @@ export class Lane<T> {
     return this.front[0] ?? this.turns.values().next().value?.[0]
   }
 
-  /** Every entry: the moved ones, then each group's oldest first, groups in turn order */
-  entries (): Array<LaneEntry<T>> {
-    return [...this.front, ...[...this.turns.values()].flat()]
-  }
-
   /** Whether `peer` is over `maxPerPeer` here (a peer may always fill a lane whose `maxPerPeer` is its size) */
   isPeerOverLimit (peer: string): boolean {
     return this.maxPerPeer < this.capacity && (this.peerSlots.get(peer) ?? 0) >= this.maxPerPeer

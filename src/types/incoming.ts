@@ -151,7 +151,7 @@ export interface IncomingStream<L extends string = string> {
  * streams still queued are reset.
  *
  * Several loops may iterate one handle; each stream goes to exactly one of
- * them, in arrival order.
+ * them, the longest-waiting first.
  */
 export interface IncomingStreams<L extends string = string> extends AsyncIterable<IncomingStream<L>>, AsyncDisposable {
   /** The protocols this handle accepts */

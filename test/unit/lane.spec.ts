@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
 import { Lane } from '../../src/inbound/lane.ts'
+import { entries } from '../fixtures/lane-entries.ts'
 import { random } from '../fixtures/random.ts'
 import type { Admission, LaneEntry } from '../../src/inbound/lane.ts'
 
@@ -42,12 +43,6 @@ function recount (entries: ReadonlyArray<LaneEntry<number>>): { peers: Map<strin
   }
 
   return { peers, groups }
-}
-
-/** Every entry: the moved ones, then each group's oldest first, groups in turn order */
-function entries (l: Lane<number>): Array<LaneEntry<number>> {
-  const inside = l as unknown as { front: Array<LaneEntry<number>>, turns: Map<string, Array<LaneEntry<number>>> }
-  return [...inside.front, ...[...inside.turns.values()].flat()]
 }
 
 /** Takes the entry to serve next out of the lane, as the acceptor does */
