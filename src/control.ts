@@ -52,9 +52,9 @@ export class Control {
    * @example
    *
    * ```TypeScript
-   * for await (const { stream, peer } of control.accept('/echo/1.0.0')) {
+   * for await (const incoming of control.accept('/echo/1.0.0')) {
    *   // handle the stream without holding up the loop
-   *   void echo(stream, peer)
+   *   void echo(incoming.stream, incoming.peer)
    * }
    * ```
    */
