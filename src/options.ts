@@ -2,8 +2,7 @@ import { InvalidParametersError, isPeerId } from '@libp2p/interface'
 import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT, MIN_NODE_VERSION } from './constants.ts'
 import { UnsupportedRuntimeError } from './errors.ts'
 import { validateCount, validateFlag, validateFunction, validateOptions, validateProtocols, validateSignal, validateTarget, validateTimeout } from './validate.ts'
-import type { DroppedStream } from './types/incoming.ts'
-import type { AcceptOptions, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamInit } from './types/options.ts'
+import type { AcceptOptions, LaneOptions, OpenStreamOptions, StreamInit } from './types/options.ts'
 import type { Connection, DialTarget } from '@libp2p/interface'
 
 /**
@@ -15,44 +14,21 @@ import type { Connection, DialTarget } from '@libp2p/interface'
 export type ResolvedInit = Required<StreamInit>
 
 /** One lane of an `accept`, checked, with its defaults */
-export interface ResolvedLane {
-  name: string
-  backlog: number
-  maxPerPeer: number
-  priority: number
-  weight: number
-  match?(input: LaneMatchInput): boolean
-}
+export type ResolvedLane = Required<Omit<LaneOptions, 'match'>> & Pick<LaneOptions, 'match'> & { name: string }
 
 /** An `accept` call's arguments, checked, with their defaults */
-export interface ResolvedAccept {
+export interface ResolvedAccept extends Required<Pick<AcceptOptions, 'maxInboundStreams' | 'maxOutboundStreams' | 'maxQueuedBytes' | 'maxQueueAge'>>,
+  Pick<AcceptOptions, 'onDrop' | 'signal' | 'runOnLimitedConnection'>, Pick<ResolvedInit, 'maxReadAhead'> {
   protocols: string[]
   /** In declaration order; exactly one has no `match` */
   lanes: ResolvedLane[]
-  maxInboundStreams: number
-  maxOutboundStreams: number
-  maxQueuedBytes: number
-  maxQueueAge: number
-  /** From `stream()`'s init: it applies to the streams handed out */
-  maxReadAhead: number
-  onDrop?(drop: DroppedStream): void
-  signal?: AbortSignal
-  runOnLimitedConnection?: boolean
 }
 
 /** An `openStream` call's arguments, checked, with their defaults */
-export interface ResolvedOpen {
+export interface ResolvedOpen extends Required<Pick<OpenStreamOptions, 'openTimeout' | 'negotiationTimeout' | 'maxOutboundStreams'>>,
+  Pick<OpenStreamOptions, 'signal' | 'runOnLimitedConnection' | 'negotiateFully' | 'force' | 'connection' | 'onProgress'> {
   target: DialTarget
   protocols: string[]
-  signal?: AbortSignal
-  openTimeout: number
-  negotiationTimeout: number
-  maxOutboundStreams: number
-  runOnLimitedConnection?: boolean
-  negotiateFully?: boolean
-  force?: boolean
-  connection?: Connection
-  onProgress?: OpenStreamOptions['onProgress']
 }
 
 /**
