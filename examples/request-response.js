@@ -7,8 +7,9 @@
 // The point to copy: a length-prefixed decoder reads the stream in chunks,
 // and the chunk that held the handshake may also hold the requests that
 // followed it. Those bytes now sit in the decoder's buffer, not in the stream.
-// So the handshake worker hands the decoder itself on with the stream (here
-// through a WeakMap) and the verified worker keeps reading from it; calling
+// So the handshake worker hands the decoder itself on with the stream (in
+// the incoming stream's `context`, which move() keeps) and the verified
+// worker keeps reading from it; calling
 // lp.decode(stream) afresh there would silently lose those requests.
 //
 // Run (Node 22+): npm run build && node examples/request-response.js
@@ -63,9 +64,6 @@ const incoming = server.services.stream.newControl().accept(PROTOCOL, {
   }
 })
 
-/** stream -> the decoder that read its handshake, and may hold more */
-const decoders = new WeakMap()
-
 async function handshake (item) {
   const { stream } = item
   const messages = lp.decode(stream, { maxDataLength: MAX_MESSAGE })
@@ -85,14 +83,13 @@ async function handshake (item) {
   }
 
   stream.send(encode({ ok: true }))
-  decoders.set(stream, messages)
+  // the decoder that read the handshake, and may hold more, goes with the stream
+  item.context = messages
   incoming.move(item, 'verified')
 }
 
-async function serve ({ stream }) {
+async function serve ({ stream, context: messages }) {
   // the same decoder: whatever it buffered past the handshake is read first
-  const messages = decoders.get(stream)
-  decoders.delete(stream)
 
   for await (const message of messages) {
     const request = decode(message)

@@ -1,8 +1,8 @@
 import { serviceCapabilities } from '@libp2p/interface'
 import { Control } from './control.ts'
-import { resolveInit } from './options.ts'
 import { Registry } from './registry.ts'
-import type { StreamComponents, StreamInit } from './types/index.ts'
+import type { ResolvedInit } from './options.ts'
+import type { StreamComponents } from './types/options.ts'
 import type { Startable } from '@libp2p/interface'
 
 /**
@@ -13,8 +13,13 @@ import type { Startable } from '@libp2p/interface'
 export class Behaviour implements Startable {
   readonly #registry: Registry
 
-  constructor (components: StreamComponents, init: StreamInit = {}) {
-    this.#registry = new Registry(components, resolveInit(init))
+  /**
+   * Made by the `stream()` factory, which checks the init.
+   *
+   * @internal
+   */
+  constructor (components: StreamComponents, init: ResolvedInit) {
+    this.#registry = new Registry(components, init)
   }
 
   /** Names the service in logs and inspection */

@@ -106,3 +106,12 @@ export const DEFAULT_MAX_QUEUE_AGE = 30_000
  * budget bounds what the queue holds, not just the payload in it.
  */
 export const QUEUED_STREAM_OVERHEAD = 8 * 1024
+
+/**
+ * The oldest Node.js major version this package runs on.
+ *
+ * On Node.js 20, libp2p 3's streams fail with `ECONNRESET` on every open and
+ * `Promise.withResolvers` (Node.js 22) is missing, so `stream()` refuses to
+ * start there with an error that says so.
+ */
+export const MIN_NODE_VERSION = 22

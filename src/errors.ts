@@ -1,5 +1,6 @@
 import { StreamResetError } from '@libp2p/interface'
-import type { DropReason } from './types/index.ts'
+import { CODE_NAMES, CODE_REASONS } from './reset-codes.ts'
+import type { DropReason } from './types/incoming.ts'
 
 /**
  * Thrown by `accept` when a protocol already has a handler on this node:
@@ -16,6 +17,19 @@ export class AlreadyRegisteredError extends Error {
     super(message)
     this.name = 'AlreadyRegisteredError'
     this.protocol = protocol
+  }
+}
+
+/**
+ * Thrown by `stream()` on a Node.js older than this package runs on (see
+ * `MIN_NODE_VERSION`), before anything fails in a less clear way.
+ */
+export class UnsupportedRuntimeError extends Error {
+  static name = 'UnsupportedRuntimeError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'UnsupportedRuntimeError'
   }
 }
 
@@ -37,9 +51,7 @@ export class OpenStreamError extends Error {
 /**
  * The reason given to `stream.abort()` for an inbound stream that this package
  * reset without yielding it; the opener sees its stream reset, with `code`
- * on the wire over yamux. `reason` says why: the backlog was full, the stream
- * was evicted for another peer's, its peer was over `maxPerPeer` or
- * `maxInboundStreams`, or it was still queued when the `accept` ended.
+ * on the wire over yamux. `reason` says why (see `DROP_REASONS`).
  */
 export class StreamDroppedError extends Error {
   static name = 'StreamDroppedError'
@@ -107,9 +119,17 @@ export class MoveRejectedError extends Error {
   /** Why the move was refused */
   readonly reason: 'lane-full' | 'peer-limit' | 'closed' | 'stream-ended' | 'bytes-limit'
 
-  constructor (reason: 'lane-full' | 'peer-limit' | 'closed' | 'stream-ended' | 'bytes-limit', message = `The stream could not be moved: ${reason}`) {
+  constructor (reason: MoveRejectedError['reason'], message = `The stream could not be moved: ${reason}`) {
     super(message)
     this.name = 'MoveRejectedError'
     this.reason = reason
   }
+}
+
+/**
+ * The error for a stream its remote reset with `code`: what reads, writes,
+ * `close()` and `openStream` report for it.
+ */
+export function remoteResetError (code: number): RemoteResetError {
+  return new RemoteResetError(code, CODE_NAMES.get(code), CODE_REASONS.get(code))
 }

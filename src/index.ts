@@ -26,8 +26,8 @@
  *
  * // inbound
  * void (async () => {
- *   for await (const { stream } of control.accept('/my-proto/1.0.0', { backlog: 32 })) {
- *     // ...
+ *   for await (const incoming of control.accept('/my-proto/1.0.0', { backlog: 32 })) {
+ *     // incoming.stream, incoming.peer, ...
  *   }
  * })()
  *
@@ -40,20 +40,26 @@
 
 import { Behaviour } from './behaviour.ts'
 import { resolveInit } from './options.ts'
-import type { StreamComponents, StreamInit } from './types/index.ts'
+import type { StreamComponents, StreamInit } from './types/options.ts'
 
 export { Behaviour } from './behaviour.ts'
 export { Control } from './control.ts'
-export { AlreadyRegisteredError, MoveRejectedError, OpenStreamError, RemoteResetError, StreamDroppedError } from './errors.ts'
-export { DROP_RESET_CODES, LIBP2P_RESET_CODES } from './reset-codes.ts'
-export { AbortError, InvalidParametersError, NotStartedError, StreamResetError, StreamStateError, UnsupportedProtocolError } from '@libp2p/interface'
-export type {
-  AcceptOptions, DroppedStream, DropReason, GoneReason, IncomingStats, IncomingStream, IncomingStreams, LaneMatchInput, LaneOptions, LaneStats,
-  OpenStreamOptions, StreamComponents, StreamInit
-} from './types/index.ts'
+export { AlreadyRegisteredError, MoveRejectedError, OpenStreamError, RemoteResetError, StreamDroppedError, UnsupportedRuntimeError } from './errors.ts'
+export {
+  DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES,
+  DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT, MAX_PROTOCOL_LENGTH, MIN_NODE_VERSION, QUEUED_STREAM_OVERHEAD
+} from './constants.ts'
+export { DROP_REASONS, DROP_RESET_CODES, LIBP2P_RESET_CODES } from './reset-codes.ts'
+export type { DropReasonInfo } from './reset-codes.ts'
+export { AbortError, InvalidParametersError, NotStartedError, StreamResetError, StreamStateError, TimeoutError, UnsupportedProtocolError } from '@libp2p/interface'
+export type { DroppedStream, DropReason, GoneReason, IncomingStats, IncomingStream, IncomingStreams, LaneStats } from './types/incoming.ts'
+export type { AcceptOptions, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamComponents, StreamInit } from './types/options.ts'
 
 /**
  * The service factory: `services: { stream: stream() }`.
+ *
+ * @throws {UnsupportedRuntimeError} Node.js is older than `MIN_NODE_VERSION` (22)
+ * @throws {InvalidParametersError} an option is malformed
  */
 export function stream (init: StreamInit = {}): (components: StreamComponents) => Behaviour {
   // fail where the bad option is written, not later inside createLibp2p

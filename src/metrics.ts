@@ -1,4 +1,5 @@
-import type { DropReason } from './types/index.ts'
+import { DROP_REASONS } from './reset-codes.ts'
+import type { DropReason } from './types/incoming.ts'
 import type { CounterGroup, Metrics } from '@libp2p/interface'
 
 /**
@@ -25,7 +26,7 @@ export class StreamMetrics {
     })
     this.dropReasons = metrics?.registerCounterGroup('libp2p_stream_dropped_by_reason_total', {
       label: 'reason',
-      help: 'Inbound streams reset without being accepted, by reason: backlog-full, evicted, peer-limit, stream-limit, bytes-limit, expired, match-error, closed'
+      help: `Inbound streams reset without being accepted, by reason: ${Object.keys(DROP_REASONS).join(', ')}`
     })
     this.laneAccepted = metrics?.registerCounterGroup('libp2p_stream_lane_accepted_total', {
       label: 'lane',

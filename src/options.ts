@@ -1,7 +1,8 @@
 import { InvalidParametersError, isPeerId } from '@libp2p/interface'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT } from './constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT, MIN_NODE_VERSION } from './constants.ts'
+import { UnsupportedRuntimeError } from './errors.ts'
 import { validateCount, validateFlag, validateFunction, validateOptions, validateProtocols, validateSignal, validateTarget, validateTimeout } from './validate.ts'
-import type { AcceptOptions, DroppedStream, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamInit } from './types/index.ts'
+import type { AcceptOptions, LaneOptions, OpenStreamOptions, StreamInit } from './types/options.ts'
 import type { Connection, DialTarget } from '@libp2p/interface'
 
 /**
@@ -13,49 +14,39 @@ import type { Connection, DialTarget } from '@libp2p/interface'
 export type ResolvedInit = Required<StreamInit>
 
 /** One lane of an `accept`, checked, with its defaults */
-export interface ResolvedLane {
-  name: string
-  backlog: number
-  maxPerPeer: number
-  priority: number
-  weight: number
-  match?(input: LaneMatchInput): boolean
-}
+export type ResolvedLane = Required<Omit<LaneOptions, 'match'>> & Pick<LaneOptions, 'match'> & { name: string }
 
 /** An `accept` call's arguments, checked, with their defaults */
-export interface ResolvedAccept {
+export interface ResolvedAccept extends Required<Pick<AcceptOptions, 'maxInboundStreams' | 'maxOutboundStreams' | 'maxQueuedBytes' | 'maxQueueAge'>>,
+  Pick<AcceptOptions, 'onDrop' | 'signal' | 'runOnLimitedConnection'>, Pick<ResolvedInit, 'maxReadAhead'> {
   protocols: string[]
   /** In declaration order; exactly one has no `match` */
   lanes: ResolvedLane[]
-  maxInboundStreams: number
-  maxOutboundStreams: number
-  maxQueuedBytes: number
-  maxQueueAge: number
-  /** From `stream()`'s init: it applies to the streams handed out */
-  maxReadAhead: number
-  onDrop?(drop: DroppedStream): void
-  signal?: AbortSignal
-  runOnLimitedConnection?: boolean
 }
 
 /** An `openStream` call's arguments, checked, with their defaults */
-export interface ResolvedOpen {
+export interface ResolvedOpen extends Required<Pick<OpenStreamOptions, 'openTimeout' | 'negotiationTimeout' | 'maxOutboundStreams'>>,
+  Pick<OpenStreamOptions, 'signal' | 'runOnLimitedConnection' | 'negotiateFully' | 'force' | 'connection' | 'onProgress'> {
   target: DialTarget
   protocols: string[]
-  signal?: AbortSignal
-  openTimeout: number
-  negotiationTimeout: number
-  maxOutboundStreams: number
-  runOnLimitedConnection?: boolean
-  negotiateFully?: boolean
-  force?: boolean
-  connection?: Connection
 }
 
 /**
- * Checks the options given to `stream()` and fills in the defaults.
+ * Checks that Node.js, when that is the runtime, is new enough: `node` is
+ * its version (`process.versions.node`), `undefined` in a browser.
+ */
+export function checkRuntime (node: string | undefined = globalThis.process?.versions?.node): void {
+  if (node != null && Number.parseInt(node, 10) < MIN_NODE_VERSION) {
+    throw new UnsupportedRuntimeError(`libp2p-stream needs Node.js >= ${MIN_NODE_VERSION}, this is Node.js ${node}: libp2p 3 streams fail on it (ECONNRESET on every open)`)
+  }
+}
+
+/**
+ * Checks the runtime and the options given to `stream()`, and fills in the
+ * defaults.
  */
 export function resolveInit (init: unknown): ResolvedInit {
+  checkRuntime()
   const options = validateOptions<StreamInit>(init, 'init')
 
   return {
@@ -107,7 +98,8 @@ export function resolveOpen (target: unknown, protocol: unknown, openOptions: un
     runOnLimitedConnection: validateFlag(options.runOnLimitedConnection, 'runOnLimitedConnection'),
     negotiateFully: validateFlag(options.negotiateFully, 'negotiateFully'),
     force: validateFlag(options.force, 'force'),
-    connection: validateConnection(options.connection, dialTarget)
+    connection: validateConnection(options.connection, dialTarget),
+    onProgress: validateFunction(options.onProgress, 'onProgress')
   }
 }
 

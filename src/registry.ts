@@ -5,7 +5,8 @@ import { createIncomingStreams } from './inbound/incoming-streams.ts'
 import { StreamMetrics } from './metrics.ts'
 import { resolveAccept } from './options.ts'
 import type { ResolvedInit } from './options.ts'
-import type { IncomingStreams, StreamComponents } from './types/index.ts'
+import type { IncomingStreams } from './types/incoming.ts'
+import type { StreamComponents } from './types/options.ts'
 import type { Connection, Logger } from '@libp2p/interface'
 
 /** Whether the node has started, and whether it was stopped since */

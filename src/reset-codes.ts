@@ -1,6 +1,3 @@
-import { RemoteResetError } from './errors.ts'
-import type { DropReason } from './types/index.ts'
-
 /**
  * The stream reset codes of go-libp2p (`network.StreamErrorCode`, from
  * libp2p/specs#623), by the name go gives them. A go-libp2p peer sends
@@ -30,40 +27,61 @@ export const LIBP2P_RESET_CODES = {
   CODE_OUT_OF_RANGE: 0x1009
 } as const
 
-/**
- * The reset code this package sends with each drop reason. Every limit
- * (`backlog-full`, `evicted`, `peer-limit`, `stream-limit`, `bytes-limit`)
- * is go-libp2p's `RESOURCE_LIMIT_EXCEEDED` (0x1002), which a go-libp2p opener
- * reads as `network.StreamError{ErrorCode: 0x1002}`; the reasons go-libp2p
- * has no code for get codes of this package's own, 0x4C53xxxx ("LS"), outside
- * the range libp2p reserves (0 to 5000).
- */
-export const DROP_RESET_CODES: Readonly<Record<DropReason, number>> = {
-  'backlog-full': LIBP2P_RESET_CODES.RESOURCE_LIMIT_EXCEEDED,
-  evicted: LIBP2P_RESET_CODES.RESOURCE_LIMIT_EXCEEDED,
-  'peer-limit': LIBP2P_RESET_CODES.RESOURCE_LIMIT_EXCEEDED,
-  'stream-limit': LIBP2P_RESET_CODES.RESOURCE_LIMIT_EXCEEDED,
-  'bytes-limit': LIBP2P_RESET_CODES.RESOURCE_LIMIT_EXCEEDED,
-  expired: 0x4C530001,
-  'match-error': 0x4C530002,
-  closed: 0x4C530003
+const LIMIT = LIBP2P_RESET_CODES.RESOURCE_LIMIT_EXCEEDED
+
+/** One entry of {@link DROP_REASONS} */
+export interface DropReasonInfo {
+  /** The reset code the opener gets */
+  code: number
+  /** When a stream is dropped for it */
+  means: string
 }
 
-const NAMES = new Map<number, string>(Object.entries(LIBP2P_RESET_CODES).map(([name, code]) => [code, name]))
+/** Types the table while keeping its keys, the `DropReason` names */
+function table <K extends string> (reasons: Record<K, DropReasonInfo>): Readonly<Record<K, Readonly<DropReasonInfo>>> {
+  return reasons
+}
+
+/**
+ * Every reason this package resets an inbound stream without yielding it,
+ * with what it means and the reset code the opener gets: the one list the
+ * `DropReason` type, `stats().dropReasons`, the metrics and
+ * {@link DROP_RESET_CODES} are made from.
+ *
+ * Every limit is go-libp2p's `RESOURCE_LIMIT_EXCEEDED` (0x1002), which a
+ * go-libp2p opener reads as `network.StreamError{ErrorCode: 0x1002}`; the
+ * reasons go-libp2p has no code for get codes of this package's own,
+ * 0x4C53xxxx ("LS"), outside the range libp2p reserves (0 to 5000).
+ */
+export const DROP_REASONS = table({
+  'backlog-full': { code: LIMIT, means: 'its lane was full and its network group and peer already held their fair share of it' },
+  evicted: { code: LIMIT, means: 'it was queued, and made room for a stream from a network group (or peer) holding fewer slots' },
+  'peer-limit': { code: LIMIT, means: 'its peer already held `maxPerPeer` slots of the lane' },
+  'stream-limit': { code: LIMIT, means: 'its peer already had `maxInboundStreams` streams open for the protocol' },
+  'bytes-limit': { code: LIMIT, means: 'the queued streams held more than `maxQueuedBytes`, and it held the most' },
+  expired: { code: 0x4C530001, means: 'it waited longer than `maxQueueAge`' },
+  'match-error': { code: 0x4C530002, means: "a lane's `match` threw for it" },
+  closed: { code: 0x4C530003, means: 'it was still queued, or still negotiating, when the `accept` ended' }
+})
+
+type Reason = keyof typeof DROP_REASONS
+
+/**
+ * The reset code this package sends with each drop reason (see
+ * {@link DROP_REASONS}).
+ */
+export const DROP_RESET_CODES = Object.fromEntries(
+  Object.entries(DROP_REASONS).map(([reason, { code }]) => [reason, code])
+) as Readonly<Record<Reason, number>>
+
+/** go-libp2p's name for a code, when it has one */
+export const CODE_NAMES = new Map<number, string>(Object.entries(LIBP2P_RESET_CODES).map(([name, code]) => [code, name]))
 
 /** Drop reasons by code, for the codes that belong to one reason only (this package's own) */
-const REASONS = new Map<number, DropReason>()
+export const CODE_REASONS = new Map<number, Reason>()
 
-for (const [reason, code] of Object.entries(DROP_RESET_CODES) as Array<[DropReason, number]>) {
-  if (!NAMES.has(code)) {
-    REASONS.set(code, reason)
+for (const [reason, code] of Object.entries(DROP_RESET_CODES) as Array<[Reason, number]>) {
+  if (!CODE_NAMES.has(code)) {
+    CODE_REASONS.set(code, reason)
   }
-}
-
-/**
- * The error for a stream its remote reset with `code`: what reads, writes,
- * `close()` and `openStream` report for it.
- */
-export function remoteResetError (code: number): RemoteResetError {
-  return new RemoteResetError(code, NAMES.get(code), REASONS.get(code))
 }

@@ -171,8 +171,12 @@ describe('lanes', () => {
       items.push(value!)
     }
 
+    // the application's own context goes with the stream
+    items[0].context = { session: 'alice' }
     incoming.move(items[0], 'verified')
     expect(incoming.stats().lanes.verified).to.include({ queued: 1, moved: 1 })
+    // a moved stream waiting is requeued, not queued: the handle's counter is stats()'s
+    expect([incoming.queued, incoming.stats().queued, incoming.stats().requeued]).to.deep.equal([0, 0, 1])
 
     // the verified lane holds one: the second move is refused and the stream stays with us
     expect(() => { incoming.move(items[1], 'verified') }).to.throw().with.property('reason', 'lane-full')
@@ -181,6 +185,7 @@ describe('lanes', () => {
     const { value: moved } = await nextWithin(verified)
     expect(moved?.lane).to.equal('verified')
     expect(moved?.stream.id).to.equal(items[0].stream.id)
+    expect(moved?.context).to.deep.equal({ session: 'alice' })
 
     // the moved stream still reads to its end
     await a.close()
@@ -190,7 +195,7 @@ describe('lanes', () => {
 
   it('closing the handle ends every lane\'s iteration and deregisters once', async () => {
     const incoming = listener.services.stream.newControl().accept(PROTOCOL, { lanes: allowList(trusted.peerId) })
-    const workers = ['trusted', 'public'].map(async name => {
+    const workers = (['trusted', 'public'] as const).map(async name => {
       for await (const { stream } of incoming.lane(name)) { stream.abort(new Error('unexpected')) }
       return name
     })
@@ -247,7 +252,31 @@ describe('lanes', () => {
       .to.throw().with.property('name', 'InvalidParametersError')
 
     const incoming = listener.services.stream.newControl().accept(PROTOCOL, { lanes: { a: {} } })
+    // @ts-expect-error -- 'b' is not a lane of this accept: TypeScript says so, JavaScript finds out at run time
     expect(() => incoming.lane('b')).to.throw().with.property('name', 'InvalidParametersError')
     incoming.close()
+  })
+
+  it('lane names are checked by TypeScript: a typo in lane() or move() does not compile, the simple case needs no names', async () => {
+    const incoming = listener.services.stream.newControl().accept(PROTOCOL, {
+      lanes: { priority: { match: () => false }, rest: {} }
+    })
+    const item: IncomingStream = { stream: {} as any, connection: {} as any, peer: trusted.peerId, protocol: PROTOCOL, lane: 'rest' }
+
+    // @ts-expect-error -- 'priorty' is a typo of a lane name
+    expect(() => incoming.lane('priorty')).to.throw().with.property('name', 'InvalidParametersError')
+    // @ts-expect-error -- the same typo in move()
+    expect(() => { incoming.move(item, 'priorty') }).to.throw().with.property('name', 'InvalidParametersError')
+    expect(incoming.lane('priority')).to.have.property(Symbol.asyncIterator)
+    const names: Array<keyof ReturnType<typeof incoming.stats>['lanes']> = ['priority', 'rest']
+    expect(Object.keys(incoming.stats().lanes)).to.have.members(names)
+    incoming.close()
+
+    // without lanes there is one, 'default'
+    const simple = listener.services.stream.newControl().accept(PROTOCOL)
+    expect(simple.lane('default')).to.have.property(Symbol.asyncIterator)
+    // @ts-expect-error -- an accept without lanes has only 'default'
+    expect(() => simple.lane('other')).to.throw().with.property('name', 'InvalidParametersError')
+    simple.close()
   })
 })

@@ -4,21 +4,15 @@ import { fixStream } from '../libp2p-fixes/index.ts'
 import { Lanes } from './lanes.ts'
 import { Ledger } from './ledger.ts'
 import { networkGroup } from './network-group.ts'
-import { receivable } from './queued-stream.ts'
-import { Readers } from './readers.ts'
+import { Outlet } from './outlet.ts'
 import { WaitingStreams } from './waiting-streams.ts'
 import type { Lane } from './lane.ts'
-import type { Drop } from './ledger.ts'
 import type { QueuedStream } from './queued-stream.ts'
 import type { Place } from './waiting-streams.ts'
 import type { StreamMetrics } from '../metrics.ts'
 import type { ResolvedAccept } from '../options.ts'
-import type { IncomingStats, IncomingStream } from '../types/index.ts'
-import type { AbortOptions, Connection, Logger, Stream } from '@libp2p/interface'
-
-export const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
-
-type Result = IteratorResult<IncomingStream, undefined>
+import type { IncomingStats, IncomingStream } from '../types/incoming.ts'
+import type { Connection, Logger, Stream } from '@libp2p/interface'
 
 /** How a stream found closed when handled closed, for the ledger: made once, as no event came */
 const CLOSED_UNHANDLED = new StreamCloseEvent(false)
@@ -36,8 +30,8 @@ export interface AcceptorInit {
 }
 
 /**
- * The state of one `accept` call: its lanes, the readers waiting for a
- * stream from any of them, and what its queued streams hold. The registrar
+ * The state of one `accept` call: its lanes, what its queued streams hold,
+ * and the outlet where they leave for the application. The registrar
  * holds it through `handle`; it never refers to the public handle, so that
  * handle can be garbage-collected.
  *
@@ -51,9 +45,9 @@ export class Acceptor {
   readonly ledger: Ledger
   closed = false
   private readonly init: AcceptorInit
+  /** Where its streams leave for the application */
+  readonly outlet: Outlet
   private readonly lanes: Lanes
-  /** Readers of the whole handle */
-  private readonly readers = new Readers<IncomingStream>()
   private readonly waiting: WaitingStreams
 
   constructor (init: AcceptorInit) {
@@ -63,13 +57,14 @@ export class Acceptor {
     this.lanes = new Lanes(init.options.lanes)
     this.ledger = new Ledger({ protocols: this.protocols, log: init.log, metrics: init.metrics, onDrop: init.options.onDrop })
     this.waiting = new WaitingStreams(init.options, ({ entry, lane }, reason, message) => {
-      this.drop({ ...entry.item, reason, lane: lane.name, moved: entry.moved, message })
+      this.ledger.drop({ ...entry.item, reason, lane: lane.name, moved: entry.moved, message })
     }, (place, evt) => { this.leave(place, evt) })
+    this.outlet = new Outlet(this.lanes, this.waiting, this.ledger)
   }
 
-  /** Streams waiting now, moved ones included */
-  get size (): number {
-    return this.waiting.size
+  /** Streams waiting now that were never yielded */
+  get queued (): number {
+    return this.waiting.size - this.waiting.requeued
   }
 
   stats (): IncomingStats {
@@ -98,7 +93,7 @@ export class Acceptor {
 
     if (this.closed) {
       // negotiation began before the protocol was deregistered
-      this.drop({ stream, connection, reason: 'closed' })
+      this.ledger.drop({ stream, connection, reason: 'closed' })
       return
     }
 
@@ -109,7 +104,7 @@ export class Acceptor {
       lane = this.lanes.route(item)
     } catch (err: any) {
       this.log.error('lane match threw for stream %s from %p - %e', stream.id, connection.remotePeer, err)
-      this.drop({ stream, connection, reason: 'match-error', message: `A lane's match threw: ${err?.message}` })
+      this.ledger.drop({ stream, connection, reason: 'match-error', message: `A lane's match threw: ${err?.message}` })
       return
     }
 
@@ -118,16 +113,13 @@ export class Acceptor {
     const { maxInboundStreams } = this.init.options
 
     if (this.init.countPeerStreams(connection, stream.protocol) > maxInboundStreams) {
-      this.drop({ stream, connection, reason: 'stream-limit', lane: lane.name, message: `${connection.remotePeer} already has ${maxInboundStreams} inbound streams open for ${stream.protocol}` })
+      this.ledger.drop({ stream, connection, reason: 'stream-limit', lane: lane.name, message: `${connection.remotePeer} already has ${maxInboundStreams} inbound streams open for ${stream.protocol}` })
       return
     }
 
     fixStream(stream, this.init.options.maxReadAhead, connection)
 
-    const reader = lane.readers.take() ?? this.readers.take()
-
-    if (reader != null) {
-      reader(this.yield(lane, item, false))
+    if (this.outlet.deliver(lane, item, false)) {
       return
     }
 
@@ -135,41 +127,17 @@ export class Acceptor {
     const admission = lane.admit(item.peer.toString(), group)
 
     if (!admission.admitted) {
-      this.drop({ stream, connection, reason: admission.reason, lane: lane.name })
+      this.ledger.drop({ stream, connection, reason: admission.reason, lane: lane.name })
       return
     }
 
     if (admission.victim != null) {
       const victim = admission.victim as QueuedStream
       this.waiting.remove({ entry: victim, lane }, false)
-      this.drop({ ...victim.item, reason: 'evicted', lane: lane.name, moved: victim.moved, message: `made room in lane ${lane.name} for ${group}` })
+      this.ledger.drop({ ...victim.item, reason: 'evicted', lane: lane.name, moved: victim.moved, message: `made room in lane ${lane.name} for ${group}` })
     }
 
     this.waiting.add(lane, item, group, false)
-  }
-
-  /**
-   * The next stream from any lane, waiting for one if none is queued; done
-   * once closed. An aborted `signal` gives up the wait without taking one.
-   */
-  next (options?: AbortOptions): Promise<Result> {
-    const lane = this.lanes.pick()
-
-    if (lane != null) {
-      return this.shifted(lane)
-    }
-
-    // not async: a promise layer per accept that raw js-libp2p does not pay
-    return this.closed ? Promise.resolve(DONE) : this.readers.wait(options?.signal)
-  }
-
-  /** The same as `next`, from one lane alone */
-  nextFrom (lane: Lane<IncomingStream>, options?: AbortOptions): Promise<Result> {
-    if (lane.size > 0) {
-      return this.shifted(lane)
-    }
-
-    return this.closed ? Promise.resolve(DONE) : lane.readers.wait(options?.signal)
   }
 
   /**
@@ -177,7 +145,7 @@ export class Acceptor {
    * stream moved again before it was yielded leaves its former lane.
    *
    * A stream that is queued (no reader waits for it) reserves what it may
-   * still receive while paused (see {@link receivable}) in `maxQueuedBytes`;
+   * still receive while paused (see `receivable`) in `maxQueuedBytes`;
    * when that does not fit, the move is refused (`bytes-limit`) and the
    * stream is left as it was, so the application can go on reading it.
    */
@@ -193,40 +161,19 @@ export class Acceptor {
     }
 
     const previous = this.waiting.get(item.stream)
-    const peer = item.peer.toString()
-    const reader = lane.readers.take() ?? this.readers.take()
-    let reserved = 0
-
-    if (reader == null) {
-      if (previous?.lane !== lane) {
-        if (lane.isFull) {
-          throw new MoveRejectedError('lane-full', `Lane ${lane.name} is full (${lane.capacity})`)
-        }
-
-        if (lane.isPeerOverLimit(peer)) {
-          throw new MoveRejectedError('peer-limit', `${peer} already holds ${lane.maxPerPeer} slots of lane ${lane.name}`)
-        }
-      }
-
-      reserved = receivable(item.stream)
-      const left = this.waiting.left(item.stream)
-
-      if (reserved > left) {
-        throw new MoveRejectedError('bytes-limit', `Moving the stream to lane ${lane.name} would reserve ${reserved} bytes for what its remote may still send while it waits (buffered and granted receive window), but only ${Math.max(0, left)} of maxQueuedBytes (${this.init.options.maxQueuedBytes}) are left; keep reading the stream yourself, or raise maxQueuedBytes`)
-      }
-    }
+    const direct = this.outlet.waits(lane)
+    // straight to a reader it takes no room; to wait, it must fit
+    const reserved = direct ? 0 : this.waiting.reserve(lane, item, previous)
 
     if (previous != null) {
       // resumed when it goes straight to a reader; queued again, it stays paused
-      this.waiting.remove(previous, reader != null)
+      this.waiting.remove(previous, direct)
     }
 
-    lane.countMoved()
+    this.ledger.countMoved(lane.name)
     const moved: IncomingStream = { ...item, lane: lane.name }
 
-    if (reader != null) {
-      reader(this.yield(lane, moved, true))
-    } else {
+    if (!this.outlet.deliver(lane, moved, true)) {
       this.waiting.add(lane, moved, previous?.entry.group ?? networkGroup(item.connection.remoteAddr), true, reserved)
     }
   }
@@ -243,61 +190,20 @@ export class Acceptor {
     this.waiting.stop()
     this.init.onClose(this)
 
-    for (const reader of [...this.readers.takeAll(), ...this.lanes.all.flatMap(lane => lane.readers.takeAll())]) {
-      reader(DONE)
-    }
+    this.outlet.end()
 
     for (const place of this.waiting.all()) {
       const { entry, lane } = place
       this.waiting.remove(place, false)
-      this.drop({ ...entry.item, reason: 'closed', lane: lane.name, moved: entry.moved, message: `no longer accepting ${entry.item.protocol}` })
+      this.ledger.drop({ ...entry.item, reason: 'closed', lane: lane.name, moved: entry.moved, message: `no longer accepting ${entry.item.protocol}` })
     }
-  }
-
-  /** The first stream of `lane`, yielded; a failure to take it rejects instead of throwing */
-  private shifted (lane: Lane<IncomingStream>): Promise<Result> {
-    try {
-      return Promise.resolve(this.shift(lane))
-    } catch (err) {
-      return Promise.reject(err)
-    }
-  }
-
-  private shift (lane: Lane<IncomingStream>): IteratorYieldResult<IncomingStream> {
-    const entry = lane.next() as QueuedStream
-
-    return this.yield(lane, this.waiting.remove({ entry, lane }, true), entry.moved)
-  }
-
-  private yield (lane: Lane<IncomingStream>, item: IncomingStream, moved: boolean): IteratorYieldResult<IncomingStream> {
-    // a moved stream was counted when it was first yielded
-    if (!moved) {
-      lane.countAccepted()
-      this.ledger.countAccepted(item.protocol, lane.name)
-    }
-
-    return { done: false, value: item }
   }
 
   /** A queued stream closed: its remote reset it, or its connection went */
   private leave ({ entry, lane }: Place, evt: StreamCloseEvent): void {
     // a moved stream was counted when it was first yielded
-    const reason = this.ledger.gone(entry.item.stream, entry.item.connection, evt, entry.moved)
-
-    if (!entry.moved) {
-      lane.countGone()
-    }
+    const reason = this.ledger.gone(entry.item.stream, entry.item.connection, evt, entry.moved, lane.name)
 
     entry.item.stream.log('left lane %s before being accepted: %s', lane.name, reason)
-  }
-
-  private drop (drop: Drop & { lane?: string }): void {
-    const lane = this.lanes.find(drop.lane)
-
-    if (drop.moved !== true) {
-      lane?.countDropped()
-    }
-
-    this.ledger.drop(drop)
   }
 }

@@ -1,6 +1,6 @@
-import { DONE } from './acceptor.ts'
+import { DONE } from './outlet.ts'
 import type { Acceptor } from './acceptor.ts'
-import type { IncomingStats, IncomingStream, IncomingStreams } from '../types/index.ts'
+import type { IncomingStats, IncomingStream, IncomingStreams } from '../types/incoming.ts'
 import type { AbortOptions } from '@libp2p/interface'
 
 /**
@@ -34,7 +34,7 @@ class IncomingStreamsHandle implements IncomingStreams {
   }
 
   get queued (): number {
-    return this.#acceptor.size
+    return this.#acceptor.queued
   }
 
   get accepted (): number {
@@ -55,7 +55,7 @@ class IncomingStreamsHandle implements IncomingStreams {
   }
 
   next (options?: AbortOptions): Promise<IteratorResult<IncomingStream, undefined>> {
-    return this.#acceptor.next(options)
+    return this.#acceptor.outlet.next(options)
   }
 
   lane (name: string): AsyncIterable<IncomingStream> {
@@ -64,7 +64,7 @@ class IncomingStreamsHandle implements IncomingStreams {
     return {
       [Symbol.asyncIterator]: () => ({
         // refers to the handle, so a worker in progress keeps it alive
-        next: (options?: AbortOptions) => this.#acceptor.nextFrom(lane, options)
+        next: (options?: AbortOptions) => this.#acceptor.outlet.nextFrom(lane, options)
       })
     }
   }
@@ -80,7 +80,7 @@ class IncomingStreamsHandle implements IncomingStreams {
   [Symbol.asyncIterator] (): AsyncIterator<IncomingStream, undefined> {
     return {
       // the iterator refers to the handle, so a loop in progress keeps it alive
-      next: (options?: AbortOptions) => this.#acceptor.next(options),
+      next: (options?: AbortOptions) => this.#acceptor.outlet.next(options),
       return: async () => {
         this.close()
         return DONE

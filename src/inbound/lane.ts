@@ -1,6 +1,8 @@
+import { victimFor } from './eviction.ts'
 import { Readers } from './readers.ts'
 import type { ResolvedLane } from '../options.ts'
-import type { DropReason, LaneMatchInput, LaneStats } from '../types/index.ts'
+import type { DropReason } from '../types/incoming.ts'
+import type { LaneMatchInput } from '../types/options.ts'
 
 /** A queued item, with the peer and the network group whose slot it holds */
 export interface LaneEntry<T> {
@@ -15,7 +17,8 @@ export type Admission<T> =
   | { admitted: false, reason: DropReason }
 
 /**
- * One bounded queue, with its own readers, counters and per-peer slots. It
+ * One bounded queue, with its own readers and per-peer slots (its counters
+ * are the ledger's). It
  * knows nothing of streams: the acceptor puts items in and takes them out.
  *
  * Items are served network group by network group in turn, each group's
@@ -46,10 +49,6 @@ export class Lane<T> {
   /** Slots held by each peer, and by each network group */
   private readonly peerSlots = new Map<string, number>()
   private readonly groupSlots = new Map<string, number>()
-  private accepted = 0
-  private dropped = 0
-  private moved = 0
-  private gone = 0
 
   constructor (options: ResolvedLane) {
     this.name = options.name
@@ -69,23 +68,9 @@ export class Lane<T> {
     return this.count >= this.capacity
   }
 
-  stats (): LaneStats {
-    return { backlog: this.capacity, queued: this.count, accepted: this.accepted, dropped: this.dropped, moved: this.moved, gone: this.gone }
-  }
-
-  countAccepted (): void { this.accepted++ }
-  countDropped (): void { this.dropped++ }
-  countMoved (): void { this.moved++ }
-  countGone (): void { this.gone++ }
-
   /** The entry to serve next: the first moved one, else the oldest of the group whose turn it is */
   next (): LaneEntry<T> | undefined {
     return this.front[0] ?? this.turns.values().next().value?.[0]
-  }
-
-  /** Every entry: the moved ones, then each group's oldest first, groups in turn order */
-  entries (): Array<LaneEntry<T>> {
-    return [...this.front, ...[...this.turns.values()].flat()]
   }
 
   /** Whether `peer` is over `maxPerPeer` here (a peer may always fill a lane whose `maxPerPeer` is its size) */
@@ -108,7 +93,7 @@ export class Lane<T> {
       return { admitted: true }
     }
 
-    const victim = this.victimFor(peer, group)
+    const victim = victimFor(this.peerSlots, this.groupSlots, peer, group, g => [...this.front.filter(entry => entry.group === g), ...(this.turns.get(g) ?? [])])
 
     if (victim == null) {
       return { admitted: false, reason: 'backlog-full' }
@@ -139,17 +124,6 @@ export class Lane<T> {
     increment(this.groupSlots, entry.group, 1)
   }
 
-  /** Takes the entry to serve next out of the queue */
-  shift (): LaneEntry<T> | undefined {
-    const entry = this.next()
-
-    if (entry != null) {
-      this.remove(entry)
-    }
-
-    return entry
-  }
-
   /**
    * Takes an entry out of the queue; false if it was not there. The oldest of
    * the group whose turn it is ends that turn: the group goes last.
@@ -164,17 +138,6 @@ export class Lane<T> {
     increment(this.groupSlots, entry.group, -1)
 
     return true
-  }
-
-  /** Takes every entry out of the queue, in the order they would be served */
-  clear (): Array<LaneEntry<T>> {
-    const all = this.entries()
-    this.front.length = 0
-    this.turns.clear()
-    this.count = 0
-    this.peerSlots.clear()
-    this.groupSlots.clear()
-    return all
   }
 
   private take (entry: LaneEntry<T>): boolean {
@@ -204,57 +167,6 @@ export class Lane<T> {
 
     return true
   }
-
-  /**
-   * The entry to evict for an item of `peer` from `group`: the newest of the
-   * heaviest peer of another group holding at least two more slots than
-   * `group`, else of a peer of `group` holding at least two more than `peer`.
-   */
-  private victimFor (peer: string, group: string): LaneEntry<T> | undefined {
-    const heavierGroup = heaviest(this.groupSlots, (this.groupSlots.get(group) ?? 0) + 1)
-
-    if (heavierGroup != null) {
-      return this.newestOfHeaviestPeer(heavierGroup, 0)
-    }
-
-    return this.newestOfHeaviestPeer(group, (this.peerSlots.get(peer) ?? 0) + 1)
-  }
-
-  /** The newest entry of the peer of `group` holding the most slots, if more than `floor` */
-  private newestOfHeaviestPeer (group: string, floor: number): LaneEntry<T> | undefined {
-    let victim: LaneEntry<T> | undefined
-    let most = floor
-
-    const candidates = [...this.front.filter(entry => entry.group === group), ...(this.turns.get(group) ?? [])]
-
-    // newest first, so among equally heavy peers the newest entry goes
-    for (let i = candidates.length - 1; i >= 0; i--) {
-      const entry = candidates[i]
-      const held = this.peerSlots.get(entry.peer) ?? 0
-
-      if (held > most) {
-        victim = entry
-        most = held
-      }
-    }
-
-    return victim
-  }
-}
-
-/** The key with the largest count, if that count is more than `floor` */
-function heaviest (counts: Map<string, number>, floor: number): string | undefined {
-  let key: string | undefined
-  let most = floor
-
-  for (const [k, count] of counts) {
-    if (count > most) {
-      key = k
-      most = count
-    }
-  }
-
-  return key
 }
 
 function increment (counts: Map<string, number>, key: string, by: number): void {

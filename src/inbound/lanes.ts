@@ -2,7 +2,7 @@ import { InvalidParametersError } from '@libp2p/interface'
 import { Lane } from './lane.ts'
 import { Schedule } from './schedule.ts'
 import type { ResolvedLane } from '../options.ts'
-import type { IncomingStream } from '../types/index.ts'
+import type { IncomingStream } from '../types/incoming.ts'
 
 /**
  * The lanes of one `accept`, in declaration order: which lane a stream
@@ -33,11 +33,6 @@ export class Lanes {
     }
 
     return lane
-  }
-
-  /** The lane called `name`, if there is one */
-  find (name: string | undefined): Lane<IncomingStream> | undefined {
-    return name == null ? undefined : this.byName.get(name)
   }
 
   /** The first lane whose `match` takes the stream, else the default lane; a `match` that throws, throws */

@@ -1,11 +1,10 @@
 import { StreamDroppedError } from '../errors.ts'
 import { resetWithCode } from '../libp2p-fixes/index.ts'
-import { DROP_RESET_CODES } from '../reset-codes.ts'
+import { DROP_REASONS } from '../reset-codes.ts'
 import type { StreamMetrics } from '../metrics.ts'
-import type { DropReason, DroppedStream, GoneReason, IncomingStats, LaneStats } from '../types/index.ts'
+import type { DropReason, DroppedStream, GoneReason, IncomingStats, LaneStats } from '../types/incoming.ts'
 import type { Connection, Logger, Stream, StreamCloseEvent } from '@libp2p/interface'
 
-const DROP_REASONS: DropReason[] = ['backlog-full', 'evicted', 'peer-limit', 'stream-limit', 'bytes-limit', 'expired', 'match-error', 'closed']
 const GONE_REASONS: GoneReason[] = ['remote-reset', 'connection-closed', 'error']
 
 /** What a ledger needs to report a drop */
@@ -27,21 +26,32 @@ export interface Drop {
   message?: string
 }
 
+/** A lane as the ledger reports it: its name, size and what waits in it now */
+export interface LaneView {
+  name: string
+  capacity: number
+  size: number
+}
+
+/** What the ledger counts for each lane */
+type LaneCounts = Omit<LaneStats, 'backlog' | 'queued'>
+
 /**
  * The fate of every stream of one `accept`: arrived, then exactly one of
  * accepted, dropped (reset by us, by reason) or gone (left unyielded), unless
- * still queued. Drops are reset here, counted, logged, measured and told to
- * `onDrop`, so none of them is silent.
+ * still queued; and the same counters lane by lane. Drops are reset here,
+ * counted, logged, measured and told to `onDrop`, so none of them is silent.
  */
 export class Ledger {
   arrived = 0
   accepted = 0
   /** Moved streams that left their lane unyielded again, without a reset by us */
   movedGone = 0
-  readonly dropReasons = Object.fromEntries(DROP_REASONS.map(r => [r, 0])) as Record<DropReason, number>
+  readonly dropReasons = Object.fromEntries(Object.keys(DROP_REASONS).map(r => [r, 0])) as Record<DropReason, number>
   readonly goneReasons = Object.fromEntries(GONE_REASONS.map(r => [r, 0])) as Record<GoneReason, number>
   private readonly init: LedgerInit
   private readonly dropErrors = new Map<DropReason, StreamDroppedError>()
+  private readonly lanes = new Map<string, LaneCounts>()
 
   constructor (init: LedgerInit) {
     this.init = init
@@ -57,16 +67,23 @@ export class Ledger {
 
   countAccepted (protocol: string, lane: string): void {
     this.accepted++
+    this.lane(lane).accepted++
     this.init.metrics.onAccepted(protocol, lane)
+  }
+
+  /** A stream was handed to `lane` with `move()` */
+  countMoved (lane: string): void {
+    this.lane(lane).moved++
   }
 
   /**
    * Why a stream closed by itself, queued or before it was handled: its
    * remote reset it, or its transport went away (nothing here closes such a
-   * stream's write side, so a clean close means that), or something failed. Counted by reason, or
-   * in `movedGone` for a `moved` stream, which was accepted already.
+   * stream's write side, so a clean close means that), or something failed.
+   * Counted by reason and in its lane's `gone`, or in `movedGone` for a
+   * `moved` stream, which was accepted already.
    */
-  gone (stream: Stream, connection: Connection, evt: StreamCloseEvent, moved: boolean): GoneReason {
+  gone (stream: Stream, connection: Connection, evt: StreamCloseEvent, moved: boolean, lane?: string): GoneReason {
     let reason: GoneReason = 'error'
 
     if (stream.status === 'reset') {
@@ -79,15 +96,23 @@ export class Ledger {
       this.movedGone++
     } else {
       this.goneReasons[reason]++
+
+      if (lane != null) {
+        this.lane(lane).gone++
+      }
     }
 
     return reason
   }
 
   /** The counters of the whole `accept`, with what waits now and each lane's own */
-  stats (waiting: { size: number, requeued: number, bytes: number, charged: number }, lanes: ReadonlyArray<{ name: string, stats(): LaneStats }>): IncomingStats {
+  stats (waiting: { size: number, requeued: number, bytes: number, charged: number }, lanes: readonly LaneView[]): IncomingStats {
     const requeued = waiting.requeued
-    const laneStats = lanes.map(lane => [lane.name, lane.stats()] as const)
+    let moved = 0
+
+    for (const counts of this.lanes.values()) {
+      moved += counts.moved
+    }
 
     return {
       arrived: this.arrived,
@@ -97,12 +122,12 @@ export class Ledger {
       gone: this.goneCount,
       requeued,
       movedGone: this.movedGone,
-      moved: laneStats.reduce((total, [, stats]) => total + stats.moved, 0),
+      moved,
       queuedBytes: waiting.bytes,
       heldBytes: waiting.charged,
       dropReasons: { ...this.dropReasons },
       goneReasons: { ...this.goneReasons },
-      lanes: Object.fromEntries(laneStats)
+      lanes: Object.fromEntries(lanes.map(lane => [lane.name, { backlog: lane.capacity, queued: lane.size, ...this.lane(lane.name) }]))
     }
   }
 
@@ -114,6 +139,10 @@ export class Ledger {
     if (!moved) {
       this.dropReasons[reason]++
       this.init.metrics.onDropped(stream.protocol, lane, reason)
+
+      if (lane != null) {
+        this.lane(lane).dropped++
+      }
     }
 
     const err = this.dropError(reason)
@@ -127,6 +156,17 @@ export class Ledger {
     }
   }
 
+  private lane (name: string): LaneCounts {
+    let counts = this.lanes.get(name)
+
+    if (counts == null) {
+      counts = { accepted: 0, dropped: 0, moved: 0, gone: 0 }
+      this.lanes.set(name, counts)
+    }
+
+    return counts
+  }
+
   /**
    * One error per reason, reused: under a flood, building an error (and its
    * stack trace) for each reset stream would cost more than the rest of the
@@ -136,7 +176,7 @@ export class Ledger {
     let err = this.dropErrors.get(reason)
 
     if (err == null) {
-      err = new StreamDroppedError(reason, DROP_RESET_CODES[reason], `Inbound stream for ${this.init.protocols.join(', ')} dropped: ${reason}`)
+      err = new StreamDroppedError(reason, DROP_REASONS[reason].code, `Inbound stream for ${this.init.protocols.join(', ')} dropped: ${reason}`)
       this.dropErrors.set(reason, err)
     }
 

@@ -1,30 +1,17 @@
-import { MAX_BLOCK, compactWhilePaused, stopCompacting, windowLeft } from '../libp2p-fixes/index.ts'
+import { compactWhilePaused, stopCompacting } from '../libp2p-fixes/index.ts'
 import type { LaneEntry } from './lane.ts'
 import type { ReadBufferCompactor } from '../libp2p-fixes/index.ts'
-import type { IncomingStream } from '../types/index.ts'
+import type { IncomingStream } from '../types/incoming.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 
-/** The queued streams being watched, by stream */
-const watched = new WeakMap<object, QueuedStream>()
+/** The queued streams, by stream, for the close listener they share */
+const queued = new WeakMap<object, QueuedStream>()
 
 const ONCE = { once: true }
 
-/**
- * What a stream may hold once it is paused, if its remote sends all it was
- * granted: the bytes it buffers now, the receive window its remote has not
- * used, and the one block of slack that copying them into blocks may add
- * (see `compactWhilePaused`). A moved stream reserves this much of
- * `maxQueuedBytes` while it waits. For a muxer that does not expose its
- * window, only the bytes buffered; what arrives beyond them counts as any
- * queued stream's bytes do.
- */
-export function receivable (stream: Stream): number {
-  return stream.readBufferLength + windowLeft(stream) + MAX_BLOCK
-}
-
 /** Every queued stream's `close` listener: one function for all */
 function onQueuedClose (evt: StreamCloseEvent): void {
-  const entry = evt.target == null ? undefined : watched.get(evt.target)
+  const entry = evt.target == null ? undefined : queued.get(evt.target)
 
   if (entry != null && entry.item.stream === evt.target) {
     entry.closed(evt)
@@ -40,7 +27,7 @@ function onQueuedClose (evt: StreamCloseEvent): void {
  * window as the bytes came (js-yamux: up to 16 MiB), so its remote may still
  * send that much after the pause. The acceptor reserves that much of
  * `maxQueuedBytes` for it when it is moved (`reserved`, see
- * {@link receivable}), or refuses the move: the bytes that arrive use the
+ * `receivable`), or refuses the move: the bytes that arrive use the
  * reservation up, and only bytes beyond it add to what the stream is charged
  * (`charge`). Its read buffer limit is raised to the reservation while it
  * waits (libp2p would otherwise reset it at 4 MiB) and put back when it
@@ -74,7 +61,7 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
    * @param item - the stream and where it came from
    * @param group - the network group of its connection
    * @param moved - it was yielded before and handed back with `move()`
-   * @param reserved - bytes of `maxQueuedBytes` set aside for it (see {@link receivable}); 0 for a new stream
+   * @param reserved - bytes of `maxQueuedBytes` set aside for it (see `receivable`); 0 for a new stream
    * @param onBytes - told each change of `bytes` and of `charge`
    * @param onClose - told when the stream closes while queued
    */
@@ -114,8 +101,8 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
 
     stream.removeEventListener('close', onQueuedClose)
 
-    if (watched.get(stream) === this) {
-      watched.delete(stream)
+    if (queued.get(stream) === this) {
+      queued.delete(stream)
       stopCompacting(stream)
     }
 
@@ -162,7 +149,7 @@ export class QueuedStream implements LaneEntry<IncomingStream> {
 
   /** Reports the bytes already buffered, then those of each chunk the muxer delivers */
   private countBytes (stream: Stream): void {
-    watched.set(stream, this)
+    queued.set(stream, this)
     this.compactor = compactWhilePaused(stream, () => { this.report() })
     this.report()
   }

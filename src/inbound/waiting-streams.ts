@@ -1,8 +1,10 @@
 import { QUEUED_STREAM_OVERHEAD } from '../constants.ts'
+import { MoveRejectedError } from '../errors.ts'
+import { receivable } from '../libp2p-fixes/index.ts'
 import { Expiry } from './expiry.ts'
 import { QueuedStream } from './queued-stream.ts'
 import type { Lane } from './lane.ts'
-import type { IncomingStream } from '../types/index.ts'
+import type { IncomingStream } from '../types/incoming.ts'
 import type { Stream, StreamCloseEvent } from '@libp2p/interface'
 
 /** A queued stream and the lane it waits in */
@@ -67,15 +69,7 @@ export class WaitingStreams {
   }
 
   /** Streams waiting that had been yielded before and were moved */
-  get requeued (): number {
-    let count = 0
-
-    for (const { entry } of this.places.values()) {
-      count += entry.moved ? 1 : 0
-    }
-
-    return count
-  }
+  requeued = 0
 
   /**
    * What is left of `maxQueuedBytes` for the reservation of one more waiting
@@ -87,6 +81,33 @@ export class WaitingStreams {
     const own = entry == null ? 0 : this.streamOverhead + entry.charge
 
     return this.limits.maxQueuedBytes - this.charged + own - this.streamOverhead
+  }
+
+  /**
+   * What `item` reserves of `maxQueuedBytes` to wait in `lane` once moved
+   * there (see `receivable`), or a `MoveRejectedError` when the lane, the
+   * peer's share of it or the budget has no room for it (a stream moved
+   * within its own lane keeps its slot).
+   */
+  reserve (lane: Lane<IncomingStream>, item: IncomingStream, previous?: Place): number {
+    const peer = item.peer.toString()
+
+    if (previous?.lane !== lane && lane.isFull) {
+      throw new MoveRejectedError('lane-full', `Lane ${lane.name} is full (${lane.capacity})`)
+    }
+
+    if (previous?.lane !== lane && lane.isPeerOverLimit(peer)) {
+      throw new MoveRejectedError('peer-limit', `${peer} already holds ${lane.maxPerPeer} slots of lane ${lane.name}`)
+    }
+
+    const reserved = receivable(item.stream)
+    const left = this.left(item.stream)
+
+    if (reserved > left) {
+      throw new MoveRejectedError('bytes-limit', `Moving the stream to lane ${lane.name} would reserve ${reserved} bytes for what its remote may still send while it waits (buffered and granted receive window), but only ${Math.max(0, left)} of maxQueuedBytes (${this.limits.maxQueuedBytes}) are left; keep reading the stream yourself, or raise maxQueuedBytes`)
+    }
+
+    return reserved
   }
 
   /** Where `stream` waits, if it does */
@@ -126,6 +147,7 @@ export class WaitingStreams {
     this.charged += this.streamOverhead + entry.reserved
     lane.add(entry, moved)
     this.places.set(item.stream, { entry, lane })
+    this.requeued += moved ? 1 : 0
     this.expiry.watch(entry.since)
     this.enforceByteLimit()
   }
@@ -134,6 +156,7 @@ export class WaitingStreams {
   remove ({ entry, lane }: Place, resume: boolean): IncomingStream {
     lane.remove(entry)
     this.places.delete(entry.item.stream)
+    this.requeued -= entry.moved ? 1 : 0
     this.bytes -= entry.bytes
     this.charged -= this.streamOverhead + entry.charge
     entry.release(resume)

@@ -1,4 +1,4 @@
-import { install } from './install.ts'
+import { unwatchData, watchData } from './watch-data.ts'
 import type { Stream } from '@libp2p/interface'
 
 /**
@@ -113,58 +113,49 @@ export class ReadBufferCompactor {
 /** A stream being compacted, and who wants to know when it was */
 interface Compacting {
   compactor: ReadBufferCompactor
+  onChunk(): void
   onCompacted?(): void
 }
 
-/** The streams being compacted, counted apart so the class-level hook costs one comparison while there are none */
+/** The streams being compacted */
 const compacting = new WeakMap<object, Compacting>()
-let active = 0
 
 /**
  * Copies what `stream` has buffered, and each chunk it receives from now on,
  * into blocks of its own (see {@link ReadBufferCompactor}), until
  * {@link stopCompacting}; `onCompacted` is called after each chunk. For a
- * paused stream only: nothing else may read the buffer meanwhile.
- *
- * libp2p's message streams take every received chunk through `onData`, so
- * the work is done by a hook on the stream class's `onData`, installed once
- * and active only for the streams given here.
+ * paused stream only: nothing else may read the buffer meanwhile. The chunks
+ * are heard through `watchData` (see `watch-data.ts`).
  */
 export function compactWhilePaused (stream: Stream, onCompacted?: () => void): ReadBufferCompactor {
   let entry = compacting.get(stream)
 
   if (entry == null) {
-    entry = { compactor: new ReadBufferCompactor() }
+    const compactor = new ReadBufferCompactor()
+    const created: Compacting = {
+      compactor,
+      onChunk: () => {
+        compactor.compact(stream)
+        created.onCompacted?.()
+      }
+    }
+    entry = created
     compacting.set(stream, entry)
-    active++
+    watchData(stream, entry.onChunk)
   }
 
   entry.onCompacted = onCompacted
   entry.compactor.compact(stream)
-  install(stream, 'onData', wrapOnData)
 
   return entry.compactor
 }
 
 /** Stops compacting what `stream` receives */
 export function stopCompacting (stream: Stream): void {
-  if (compacting.delete(stream)) {
-    active--
-  }
-}
+  const entry = compacting.get(stream)
 
-/** The class-level `onData` hook: the original, then the compaction of a stream being compacted */
-function wrapOnData (onData: (this: Stream, data: unknown) => void): (this: Stream, data: unknown) => void {
-  return function (this: Stream, data: unknown): void {
-    onData.call(this, data)
-
-    if (active > 0) {
-      const entry = compacting.get(this)
-
-      if (entry != null) {
-        entry.compactor.compact(this)
-        entry.onCompacted?.()
-      }
-    }
+  if (entry != null) {
+    compacting.delete(stream)
+    unwatchData(stream, entry.onChunk)
   }
 }

@@ -24,10 +24,11 @@
  * | `reset-is-an-error.ts` | a reader that starts after a remote reset sees a clean end; `send()` after it throws `StreamStateError`; `close()` can reject with a `StreamAbortEvent` | a late reader, `send()` and `close()` report the reset as an `Error` |
  * | `compact-read-buffer.ts` | a paused stream keeps each received frame as a chunk of its own, a view that may pin the socket's whole read buffer: one-byte frames hold ~150 bytes each | a paused stream stores what it receives compactly |
  * | `read-ahead.ts` | a stream's iterator queues every received chunk without limit while the muxer keeps granting window: a reader that stops pulling holds all the remote sends | the iterator applies backpressure |
+ * | `watch-data.ts` | a paused stream has no public event for the bytes it receives; its class's `onData` (not public API) is hooked to tell the backlog | a stream reports what it buffers while paused |
  * | `window.ts` | js-yamux grows a stream's window to 16 MiB, beyond libp2p's 4 MiB read buffer limit, so a paused stream can hold 16 MiB or be reset for it | the window and the read buffer limit agree |
  * | `reset-code.ts` | js-yamux (`@libp2p/yamux` 8.0.3) resets with code 0 and drops the code of a reset it receives; go-libp2p sends and reads one (libp2p/specs#622) | js-yamux sends the code given to `abort()` and reports the one it receives |
  * | `early-streams.ts` | more than 10 streams opened before the listener finished setting up a connection abort it (`maxEarlyStreams`) | early streams wait instead of aborting the connection |
- * | `lazy-select.ts` | `@libp2p/multistream-select` 7.0.28 ignores `negotiateFully: false` and waits a round trip before the first write; the lazy path opens on `connection.muxer` and reads the answers in the stream's `onData()` | `negotiateFully: false` pipelines the first write again |
+ * | `lazy-select.ts` (with `lazy-handshake.ts`, `lazy-methods.ts`, `lazy-answers.ts`) | `@libp2p/multistream-select` 7.0.28 ignores `negotiateFully: false` and waits a round trip before the first write; the lazy path opens on `connection.muxer` and reads the answers in the stream's `onData()` | `negotiateFully: false` pipelines the first write again |
  */
 
 import { DEFAULT_MAX_READ_AHEAD } from '../constants.ts'
@@ -41,17 +42,17 @@ import { setReadAhead } from './read-ahead.ts'
 import { readResetCodes } from './reset-code.ts'
 import { resetIsAnError } from './reset-is-an-error.ts'
 import { capWindow } from './window.ts'
-import type { LazyComponents, LazyOptions } from './lazy-select.ts'
+import type { LazyOptions } from './lazy-handshake.ts'
+import type { LazyComponents } from './lazy-select.ts'
 import type { Connection, NewStreamOptions, Stream } from '@libp2p/interface'
 
-export { MAX_BLOCK, compactWhilePaused, stopCompacting } from './compact-read-buffer.ts'
+export { compactWhilePaused, stopCompacting } from './compact-read-buffer.ts'
 export type { ReadBufferCompactor } from './compact-read-buffer.ts'
 export { isProven } from './early-streams.ts'
 export { canOpenLazily } from './lazy-select.ts'
-export type { LazyComponents, LazyOptions } from './lazy-select.ts'
-export { install } from './install.ts'
+export type { LazyComponents } from './lazy-select.ts'
 export { remoteReset, resetWithCode } from './reset-code.ts'
-export { windowLeft } from './window.ts'
+export { receivable } from './window.ts'
 
 /**
  * Opens a stream for `protocols` on `connection` (see `early-streams.ts`),

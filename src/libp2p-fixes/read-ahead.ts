@@ -1,9 +1,9 @@
 import { compactWhilePaused, stopCompacting } from './compact-read-buffer.ts'
 import { windowLeft } from './window.ts'
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
 
-type Chunk = Uint8Array | Uint8ArrayList
+/** What a stream's iterator yields (a `Uint8Array` or a `Uint8ArrayList`), from libp2p's own type */
+type Chunk = Parameters<Stream['send']>[0]
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
 

@@ -1,5 +1,5 @@
 import { StreamResetEvent } from '@libp2p/interface'
-import { remoteResetError } from '../reset-codes.ts'
+import { remoteResetError } from '../errors.ts'
 import { fixed, install } from './install.ts'
 import type { RemoteResetError } from '../errors.ts'
 import type { Connection, Stream } from '@libp2p/interface'

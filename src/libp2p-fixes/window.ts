@@ -1,3 +1,4 @@
+import { MAX_BLOCK } from './compact-read-buffer.ts'
 import type { Stream } from '@libp2p/interface'
 
 /**
@@ -27,4 +28,17 @@ export function capWindow (stream: Stream, max: number): void {
   if (typeof yamux.maxStreamWindowSize === 'number' && yamux.maxStreamWindowSize > max) {
     yamux.maxStreamWindowSize = max
   }
+}
+
+/**
+ * What a stream may hold once it is paused, if its remote sends all it was
+ * granted: the bytes it buffers now, the receive window its remote has not
+ * used, and the one block of slack that copying them into blocks may add
+ * (see `compact-read-buffer.ts`). A moved stream reserves this much of
+ * `maxQueuedBytes` while it waits. For a muxer that does not expose its
+ * window, only the bytes buffered; what arrives beyond them counts as any
+ * queued stream's bytes do.
+ */
+export function receivable (stream: Stream): number {
+  return stream.readBufferLength + windowLeft(stream) + MAX_BLOCK
 }

@@ -1,9 +1,10 @@
-import { AbortError, NotStartedError, StreamResetError, TimeoutError, isPeerId } from '@libp2p/interface'
-import { OpenStreamError, RemoteResetError } from '../errors.ts'
-import { canOpenLazily, fixStream, isProven, openAfterFirstStream, openLazily, remoteReset } from '../libp2p-fixes/index.ts'
+import { NotStartedError, isPeerId } from '@libp2p/interface'
+import { canOpenLazily, fixStream, isProven, openAfterFirstStream, openLazily } from '../libp2p-fixes/index.ts'
 import { resolveOpen } from '../options.ts'
+import { Deadline } from './deadline.ts'
+import { abortError, explain, isFinal, notTaken } from './open-errors.ts'
 import type { Registry } from '../registry.ts'
-import type { Connection, DialTarget, NewStreamOptions, Stream } from '@libp2p/interface'
+import type { AbortError, Connection, DialTarget, NewStreamOptions, Stream } from '@libp2p/interface'
 
 /**
  * Opens a stream to `target` for the first of `protocol` the remote supports,
@@ -12,7 +13,7 @@ import type { Connection, DialTarget, NewStreamOptions, Stream } from '@libp2p/i
 export async function openStream (registry: Registry, target: unknown, protocol: unknown, openOptions: unknown): Promise<Stream> {
   const {
     target: dialTarget, protocols, signal, openTimeout, negotiationTimeout, maxOutboundStreams,
-    runOnLimitedConnection, negotiateFully, force, connection: given
+    runOnLimitedConnection, negotiateFully, force, connection: given, onProgress
   } = resolveOpen(target, protocol, openOptions, registry.init)
 
   if (!registry.isRunning) {
@@ -63,7 +64,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
         return await lazy
       }
 
-      const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully }
+      const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully, onProgress }
       let stream: Stream
 
       try {
@@ -101,22 +102,6 @@ export async function openStream (registry: Registry, target: unknown, protocol:
 }
 
 /**
- * The error for a stream the remote reset or closed as soon as it was
- * negotiated: a reset that said why is the error a later read would throw
- * (`RemoteResetError`), anything else an `OpenStreamError`.
- */
-function notTaken (stream: Stream): Error {
-  return remoteReset(stream) ?? new OpenStreamError(`The remote ${stream.status === 'reset' ? 'reset' : 'closed'} the stream for ${stream.protocol} as soon as it was negotiated: it speaks the protocol but would not take this stream (a full backlog, a limit, or an application that gave up on it; the reset carried no code)`, {
-    cause: stream.status === 'reset' ? new StreamResetError('The remote reset the stream') : undefined
-  })
-}
-
-/** An error that `openStream` rejects with as it is */
-function isFinal (err: any): boolean {
-  return err?.name === 'UnsupportedProtocolError' || err instanceof OpenStreamError || err instanceof RemoteResetError
-}
-
-/**
  * With one protocol, on a connection whose first negotiation is done and no
  * outbound middleware for it, the stream is handed out at once and its first
  * write carries the negotiation (see `libp2p-fixes/lazy-select.ts`); the
@@ -138,82 +123,6 @@ function openLazilyIfAble (registry: Registry, connection: Connection, protocols
     log: registry.log,
     onAnswer: err => { err == null ? registry.metrics.onOpened(protocol) : registry.metrics.onOpenError(err) }
   })
-}
-
-/**
- * The one timer that bounds an open: `openTimeout` over the dial and the
- * negotiation together (libp2p bounds a dial only per address and per
- * stage), or `negotiationTimeout` from the connection on when that is the
- * tighter bound. On a reused connection it is armed once.
- */
-class Deadline {
-  private readonly controller: AbortController
-  private readonly openTimeout: number
-  private readonly negotiationTimeout: number
-  private readonly started = Date.now()
-  private readonly dialling: boolean
-  private timer: ReturnType<typeof setTimeout>
-
-  constructor (controller: AbortController, openTimeout: number, negotiationTimeout: number, connected: boolean) {
-    this.controller = controller
-    this.openTimeout = openTimeout
-    this.negotiationTimeout = negotiationTimeout
-    this.dialling = !connected
-    this.timer = connected && negotiationTimeout < openTimeout
-      ? this.abortAfter(negotiationTimeout, 'Protocol negotiation')
-      : this.abortAfter(openTimeout, 'The open (dial and protocol negotiation)')
-  }
-
-  /** The connection is there: the negotiation's own bound applies when it ends sooner */
-  connected (): void {
-    if (this.dialling && this.negotiationTimeout < this.openTimeout - (Date.now() - this.started)) {
-      clearTimeout(this.timer)
-      this.timer = this.abortAfter(this.negotiationTimeout, 'Protocol negotiation')
-    }
-  }
-
-  clear (): void {
-    clearTimeout(this.timer)
-  }
-
-  private abortAfter (ms: number, what: string): ReturnType<typeof setTimeout> {
-    return setTimeout(() => {
-      this.controller.abort(new TimeoutError(`${what} took longer than ${ms} ms`))
-    }, ms)
-  }
-}
-
-/**
- * Turns what libp2p threw into the error `openStream` promises: the caller's
- * `AbortError`, or an `OpenStreamError` whose cause says what went wrong.
- */
-function explain (err: Error, signal: AbortSignal, aborted: AbortError | undefined, context: string): Error {
-  if (signal.aborted) {
-    const reason: Error = signal.reason
-
-    if (aborted != null && reason === aborted) {
-      return aborted
-    }
-
-    return new OpenStreamError(`${context}: ${reason.message}`, { cause: reason })
-  }
-
-  return new OpenStreamError(`${context}: ${err?.message ?? String(err)}`, { cause: err })
-}
-
-/**
- * The `AbortError` an aborted call rejects with; the signal's reason (a
- * `TimeoutError` from `AbortSignal.timeout()`, or the caller's own) is its
- * `cause`.
- */
-function abortError (message: string, signal?: AbortSignal): AbortError {
-  const err = new AbortError(message)
-
-  if (signal?.reason !== undefined) {
-    Object.defineProperty(err, 'cause', { value: signal.reason, writable: true, configurable: true })
-  }
-
-  return err
 }
 
 /**

@@ -3,6 +3,7 @@
  * counters.
  */
 
+import type { DROP_REASONS } from '../reset-codes.ts'
 import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 
 /**
@@ -11,7 +12,7 @@ import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface
 export interface LaneStats {
   /** Its backlog size */
   backlog: number
-  /** Streams waiting in it now */
+  /** Streams waiting in it now, moved ones included: the slots in use */
   queued: number
   /** Streams yielded from it */
   accepted: number
@@ -24,17 +25,10 @@ export interface LaneStats {
 }
 
 /**
- * Why an inbound stream was reset without being yielded:
- * - `backlog-full`: its lane was full and its network group and peer already held their fair share of it
- * - `evicted`: it was queued, and made room for a stream from a network group (or peer) holding fewer slots
- * - `peer-limit`: its peer already held `maxPerPeer` slots of the lane
- * - `stream-limit`: its peer already had `maxInboundStreams` streams open for the protocol
- * - `bytes-limit`: the queued streams held more than `maxQueuedBytes`, and it held the most
- * - `expired`: it waited longer than `maxQueueAge`
- * - `match-error`: a lane's `match` threw for it
- * - `closed`: it was still queued, or still negotiating, when the `accept` ended
+ * Why an inbound stream was reset without being yielded: a key of
+ * `DROP_REASONS`, which says what each means and the reset code it sends.
  */
-export type DropReason = 'backlog-full' | 'evicted' | 'peer-limit' | 'stream-limit' | 'bytes-limit' | 'expired' | 'match-error' | 'closed'
+export type DropReason = keyof typeof DROP_REASONS
 
 /**
  * Why a stream left without being yielded or dropped, while queued or
@@ -70,7 +64,7 @@ export interface DroppedStream {
  * handed back with `move()` were accepted already: they are counted in
  * `moved` and `requeued`, and not again in the others.
  */
-export interface IncomingStats {
+export interface IncomingStats<L extends string = string> {
   /** Streams that arrived (negotiated the protocol) */
   arrived: number
   /** Streams waiting in all lanes that were never yielded */
@@ -110,13 +104,14 @@ export interface IncomingStats {
   /** `gone`, by reason */
   goneReasons: Record<GoneReason, number>
   /** Lane by lane */
-  lanes: Record<string, LaneStats>
+  lanes: Record<L, LaneStats>
 }
 
 /**
- * One accepted inbound stream, as yielded by {@link IncomingStreams}.
+ * One accepted inbound stream, as yielded by {@link IncomingStreams}; `L` is
+ * the names of its `accept`'s lanes.
  */
-export interface IncomingStream {
+export interface IncomingStream<L extends string = string> {
   /** The stream, already negotiated. The application owns it and must close or abort it. */
   stream: Stream
   /** The connection it arrived on */
@@ -126,14 +121,20 @@ export interface IncomingStream {
   /** The negotiated protocol: one of those passed to `accept` */
   protocol: string
   /** The lane it was queued in (`default` when `accept` has no lanes) */
-  lane: string
+  lane: L
+  /**
+   * The application's own, for it to set: for example the decoder that read
+   * a handshake and may hold the bytes that followed it. `move()` keeps it.
+   */
+  context?: unknown
 }
 
 /**
  * The inbound streams of one `accept` call, polled lazily.
  *
  * Streams that arrive while the application is not waiting for one wait in a
- * FIFO backlog of `backlog` entries. When the backlog is full, further streams
+ * backlog of `backlog` entries (per lane), served network group by network
+ * group in turn, each group's oldest first, moved streams before all. When the backlog is full, further streams
  * are **reset** at once, so their openers see an error instead of a hang, and
  * counted in `dropped`. A queued stream whose remote resets it, or whose
  * connection closes, leaves the backlog at once and is never yielded. A queued
@@ -150,18 +151,18 @@ export interface IncomingStream {
  * streams still queued are reset.
  *
  * Several loops may iterate one handle; each stream goes to exactly one of
- * them, in arrival order.
+ * them, the longest-waiting first.
  */
-export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDisposable {
+export interface IncomingStreams<L extends string = string> extends AsyncIterable<IncomingStream<L>>, AsyncDisposable {
   /** The protocols this handle accepts */
   readonly protocols: readonly string[]
-  /** Streams waiting in the backlog now, moved ones included */
+  /** `stats().queued`: streams waiting that were never yielded (moved ones waiting are `stats().requeued`) */
   readonly queued: number
-  /** Streams handed to the application so far */
+  /** `stats().accepted`: streams handed to the application so far */
   readonly accepted: number
-  /** Streams reset without being yielded, for any `DropReason` */
+  /** `stats().dropped`: streams reset without being yielded, for any `DropReason` */
   readonly dropped: number
-  /** True once the handle has ended and its protocols are deregistered */
+  /** True once the handle has ended and its protocols are deregistered (a state, not a counter) */
   readonly closed: boolean
   /** Deregisters the protocols, ends every iteration and resets queued streams. Idempotent. */
   close(): void
@@ -171,7 +172,7 @@ export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDis
    * takes no stream. Use this rather than racing a bare `next()` against a
    * timeout, which takes the stream that arrives after the caller gave up.
    */
-  next(options?: AbortOptions): Promise<IteratorResult<IncomingStream, undefined>>
+  next(options?: AbortOptions): Promise<IteratorResult<IncomingStream<L>, undefined>>
   /**
    * The streams of one lane alone, polled lazily, for a worker that serves
    * that lane at its own pace. Ending this iteration ends only this reader;
@@ -179,7 +180,7 @@ export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDis
    *
    * @throws {InvalidParametersError} there is no lane called `name`
    */
-  lane(name: string): AsyncIterable<IncomingStream>
+  lane(name: L): AsyncIterable<IncomingStream<L>>
   /**
    * Hands an accepted stream to the lane `name`, for example once an
    * application-level handshake has shown who the peer is. The lane yields it
@@ -194,7 +195,7 @@ export interface IncomingStreams extends AsyncIterable<IncomingStream>, AsyncDis
    * @throws {MoveRejectedError} the lane is full, the peer holds `maxPerPeer` of it, the handle closed, the stream ended, or its reservation does not fit in what is left of `maxQueuedBytes` (`bytes-limit`); the stream stays where it was, and the caller may keep reading it
    * @throws {InvalidParametersError} there is no lane called `name`
    */
-  move(item: IncomingStream, name: string): void
+  move(item: IncomingStream, name: L): void
   /** Counters for the whole handle and for each lane */
-  stats(): IncomingStats
+  stats(): IncomingStats<L>
 }

@@ -1,9 +1,7 @@
-/**
- * The service's components and every option the package takes.
- */
+/** The service's components and every option the package takes */
 
 import type { DroppedStream } from './incoming.ts'
-import type { ComponentLogger, Connection, Metrics, PeerId, PeerStore } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, Connection, Metrics, NewStreamOptions, PeerId, PeerStore, StreamHandlerOptions } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 
 /**
@@ -54,9 +52,12 @@ export interface StreamInit {
 }
 
 /**
- * Options for `Control.accept`.
+ * Options for `Control.accept`. Aborting `signal` ends the iteration and
+ * deregisters, like `close()`; `maxOutboundStreams` (default 1000, or the
+ * `maxOutboundStreams` given to `stream()`) and `runOnLimitedConnection` are
+ * given to the registrar as libp2p documents them.
  */
-export interface AcceptOptions {
+export interface AcceptOptions<L extends string = string> extends AbortOptions, Pick<StreamHandlerOptions, 'maxOutboundStreams' | 'runOnLimitedConnection'> {
   /**
    * How many streams may wait for the application. Streams beyond it are reset
    * and counted in `dropped`. 0 accepts a stream only while a reader waits.
@@ -72,13 +73,10 @@ export interface AcceptOptions {
    * Each stream goes to the first lane whose `match` accepts it; exactly one
    * lane has no `match` and takes the rest. Iterating the handle serves lanes
    * by `priority`, then by `weight`; `lane(name)` serves one lane alone.
+   * In TypeScript the names are checked: `lane()` and `move()` take only
+   * the names given here.
    */
-  lanes?: Record<string, LaneOptions>
-
-  /**
-   * Aborting it ends the iteration and deregisters, like `close()`.
-   */
-  signal?: AbortSignal
+  lanes?: Record<L, LaneOptions>
 
   /**
    * Backlog slots one peer may hold. When the backlog is full, a stream from a
@@ -101,32 +99,13 @@ export interface AcceptOptions {
   maxInboundStreams?: number
 
   /**
-   * Outbound streams per connection for these protocols (libp2p uses the
-   * registered value for every stream opened with them).
+   * Memory all queued streams of this `accept` may hold together
+   * (`stats().heldBytes`): what they received while they wait, as held in
+   * memory, and `QUEUED_STREAM_OVERHEAD` each. Queued streams are paused, so
+   * each receives at most what its muxer granted before; past this budget
+   * the queued stream holding the most is reset (`bytes-limit`).
    *
-   * @default 1000, or the `maxOutboundStreams` given to `stream()`
-   */
-  maxOutboundStreams?: number
-
-  /**
-   * Accept streams on limited connections, such as relayed ones. A relayed
-   * connection whose relay set no limits is not limited: `false` does not
-   * keep it out.
-   *
-   * @default false
-   */
-  runOnLimitedConnection?: boolean
-
-  /**
-   * Memory all queued streams of this `accept` may hold together: what they
-   * received from their remotes while they wait, as held in memory (copied
-   * into blocks of their own, whatever the remote's framing), and
-   * `QUEUED_STREAM_OVERHEAD` for each stream itself (`stats().heldBytes`).
-   * Queued streams are paused, so each receives at most what its muxer
-   * granted before it was queued; past this budget the queued stream holding
-   * the most is reset (`bytes-limit`).
-   *
-   * @default 8 MiB (see `DEFAULT_MAX_QUEUED_BYTES`)
+   * @default 8 MiB (`DEFAULT_MAX_QUEUED_BYTES`)
    */
   maxQueuedBytes?: number
 
@@ -147,14 +126,12 @@ export interface AcceptOptions {
 }
 
 /**
- * Options for `Control.openStream`.
+ * Options for `Control.openStream`: libp2p's own for `newStream` (with
+ * `maxOutboundStreams` defaulting to 1000, or the `maxOutboundStreams` given
+ * to `stream()`, and `negotiateFully: false` opening lazily, see
+ * `Control.openStream`), and what this package adds.
  */
-export interface OpenStreamOptions {
-  /**
-   * Aborts the dial or the negotiation: the call rejects with `AbortError`.
-   */
-  signal?: AbortSignal
-
+export interface OpenStreamOptions extends NewStreamOptions {
   /**
    * Open the stream on this connection instead of finding or dialling one. It
    * must be a connection to the target peer.
@@ -185,40 +162,6 @@ export interface OpenStreamOptions {
    * @default 10000
    */
   negotiationTimeout?: number
-
-  /**
-   * Outbound streams per connection for the negotiated protocol, when it is
-   * not one this node accepts (then the `accept` setting applies).
-   *
-   * @default 1000, or the `maxOutboundStreams` given to `stream()`
-   */
-  maxOutboundStreams?: number
-
-  /**
-   * Open the stream on a limited connection, such as a relayed one.
-   *
-   * @default false
-   */
-  runOnLimitedConnection?: boolean
-
-  /**
-   * `false` opens lazily, as go-libp2p and rust-libp2p can: with one
-   * protocol, `openStream` resolves without waiting for the listener, and the
-   * first `send()` carries the negotiation and the data in one flight (a
-   * read or `close()` first sends the negotiation alone). The listener's
-   * answer is checked before the first byte is handed to the reader; a
-   * listener that does not speak the protocol resets the stream, and the
-   * next read, `send()` or `close()` throws `UnsupportedProtocolError`
-   * (`close()` waits for the answer, so a write is never lost unreported).
-   * The answer must come within `negotiationTimeout` of the first write, or
-   * the stream is reset and those calls throw the `TimeoutError`.
-   *
-   * Several protocols, outbound middleware registered for the protocol, or a
-   * connection whose first negotiation is still running negotiate fully.
-   *
-   * @default true
-   */
-  negotiateFully?: boolean
 }
 
 /**

@@ -3,7 +3,7 @@ import { StreamDroppedError } from '../../src/errors.ts'
 import { Ledger } from '../../src/inbound/ledger.ts'
 import { StreamMetrics } from '../../src/metrics.ts'
 import type { LedgerInit } from '../../src/inbound/ledger.ts'
-import type { DroppedStream } from '../../src/types/index.ts'
+import type { DroppedStream } from '../../src/types/incoming.ts'
 import type { Connection, Logger, Metrics, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 const PROTOCOL = '/test/ledger/1.0.0'
@@ -160,17 +160,36 @@ describe('unit: Ledger', () => {
     l.arrived = 7
     l.countAccepted(PROTOCOL, 'a')
     l.drop({ stream: fakeStream('1'), connection, reason: 'evicted' })
-    const lanes = [
-      { name: 'a', stats: () => ({ backlog: 4, queued: 2, accepted: 1, dropped: 1, moved: 2, gone: 0 }) },
-      { name: 'b', stats: () => ({ backlog: 4, queued: 1, accepted: 0, dropped: 0, moved: 1, gone: 0 }) }
-    ]
+    l.countMoved('a')
+    l.countMoved('a')
+    l.countMoved('b')
+    const lanes = [{ name: 'a', capacity: 4, size: 2 }, { name: 'b', capacity: 4, size: 1 }]
 
     const stats = l.stats({ size: 3, requeued: 1, bytes: 99, charged: 8291 }, lanes)
 
     expect(stats).to.deep.include({ arrived: 7, queued: 2, accepted: 1, dropped: 1, gone: 0, requeued: 1, moved: 3, queuedBytes: 99, heldBytes: 8291 })
-    expect(stats.lanes).to.deep.equal({ a: lanes[0].stats(), b: lanes[1].stats() })
+    expect(stats.lanes).to.deep.equal({
+      a: { backlog: 4, queued: 2, accepted: 1, dropped: 0, moved: 2, gone: 0 },
+      b: { backlog: 4, queued: 1, accepted: 0, dropped: 0, moved: 1, gone: 0 }
+    })
     stats.dropReasons.evicted = 100
     expect(l.dropReasons.evicted).to.equal(1)
+  })
+
+  it('counts each lane: accepted, dropped, moved and gone, a moved stream not again', () => {
+    const l = ledger()
+    const gone = { error: new Error('reset') } as unknown as StreamCloseEvent
+    const reset = { ...fakeStream('3'), status: 'reset' } as unknown as Stream
+    l.countAccepted(PROTOCOL, 'a')
+    l.countAccepted(PROTOCOL, 'a')
+    l.drop({ stream: fakeStream('1'), connection, reason: 'evicted', lane: 'a' })
+    l.drop({ stream: fakeStream('2'), connection, reason: 'closed', lane: 'a', moved: true })
+    l.countMoved('a')
+    l.gone(reset, connection, gone, false, 'a')
+    l.gone(reset, connection, gone, true, 'a')
+
+    expect(l.stats({ size: 1, requeued: 0, bytes: 0, charged: 0 }, [{ name: 'a', capacity: 5, size: 1 }]).lanes.a)
+      .to.deep.equal({ backlog: 5, queued: 1, accepted: 2, dropped: 1, moved: 1, gone: 1 })
   })
 
   it('measures accepted and dropped streams by protocol, lane and reason when the node has metrics', () => {

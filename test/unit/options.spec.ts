@@ -1,7 +1,8 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT } from '../../src/constants.ts'
-import { resolveAccept, resolveInit, resolveOpen } from '../../src/options.ts'
+import { stream } from '../../src/index.ts'
+import { checkRuntime, resolveAccept, resolveInit, resolveOpen } from '../../src/options.ts'
 import { randomPeerId } from '../fixtures/peer-id.ts'
 import type { ResolvedInit } from '../../src/options.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -19,6 +20,37 @@ function expectRejected (run: () => unknown, parameter: string): void {
 }
 
 describe('unit: option resolution', () => {
+  describe('the Node.js version guard', () => {
+    it('refuses Node.js 20 with an UnsupportedRuntimeError naming the version needed and the one found', () => {
+      expect(() => { checkRuntime('20.19.2') }).to.throw().that.satisfies((err: Error) => {
+        expect(err.name).to.equal('UnsupportedRuntimeError')
+        expect(err.message).to.include('Node.js >= 22').and.include('20.19.2')
+        return true
+      })
+    })
+
+    it('lets Node.js 22 and later, and a browser (no Node.js version), through', () => {
+      expect(() => { checkRuntime('22.0.0') }).to.not.throw()
+      expect(() => { checkRuntime('24.21.0') }).to.not.throw()
+      expect(() => { checkRuntime(undefined) }).to.not.throw()
+    })
+
+    it('runs where a user first calls in: stream() checks the Node.js it runs on', () => {
+      const versions = process.versions as { node: string }
+      const real = versions.node
+      Object.defineProperty(versions, 'node', { value: '20.11.1', configurable: true, writable: true })
+
+      try {
+        expect(() => stream()).to.throw(/needs Node\.js >= 22, this is Node\.js 20\.11\.1/)
+      } finally {
+        Object.defineProperty(versions, 'node', { value: real, configurable: true, writable: true })
+      }
+
+      expect(process.versions.node).to.equal(real)
+      expect(stream()).to.be.a('function')
+    })
+  })
+
   describe('resolveInit', () => {
     it('fills in the defaults for missing init', () => {
       expect(resolveInit(undefined)).to.deep.equal({ backlog: DEFAULT_BACKLOG, maxOutboundStreams: 1000, maxReadAhead: 256 * 1024 })

@@ -2,9 +2,10 @@ import { expect } from 'aegir/chai'
 import { Lane } from '../../src/inbound/lane.ts'
 import { QueuedStream } from '../../src/inbound/queued-stream.ts'
 import { WaitingStreams } from '../../src/inbound/waiting-streams.ts'
+import { entries } from '../fixtures/lane-entries.ts'
 import { eventually } from '../fixtures/wait.ts'
 import type { Eviction, Place } from '../../src/inbound/waiting-streams.ts'
-import type { IncomingStream } from '../../src/types/index.ts'
+import type { IncomingStream } from '../../src/types/incoming.ts'
 import type { Connection, PeerId, Stream, StreamCloseEvent } from '@libp2p/interface'
 
 /**
@@ -162,7 +163,7 @@ describe('unit: WaitingStreams', () => {
     expect(evicted).to.deep.equal([['b', 'bytes-limit']])
     expect(streams.bytes).to.equal(50)
     expect(streams.size).to.equal(2)
-    expect(l.entries().map(e => e.item.stream.id)).to.deep.equal(['a', 'c'])
+    expect(entries(l).map(e => e.item.stream.id)).to.deep.equal(['a', 'c'])
   })
 
   it('evicts a stream that holds more than the whole budget as soon as it is queued', () => {
@@ -196,7 +197,7 @@ describe('unit: WaitingStreams', () => {
     streams.add(l, item('a'), 'net', false)
     streams.add(l, item('moved'), 'net', true)
 
-    expect(l.entries().map(e => e.item.stream.id)).to.deep.equal(['moved', 'a'])
+    expect(entries(l).map(e => e.item.stream.id)).to.deep.equal(['moved', 'a'])
     expect(streams.requeued).to.equal(1)
   })
 
