@@ -1,53 +1,10 @@
 import { compactWhilePaused, stopCompacting } from './compact-read-buffer.ts'
+import { Block, SMALL, copy } from './small-chunks.ts'
 import { windowLeft } from './window.ts'
+import type { Chunk } from './small-chunks.ts'
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 
-/** What a stream's iterator yields (a `Uint8Array` or a `Uint8ArrayList`), from libp2p's own type */
-type Chunk = Parameters<Stream['send']>[0]
-
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined }
-
-/**
- * Chunks smaller than this are copied: into a block rather than kept as
- * objects of their own while they wait, and into a buffer of their own when
- * handed to a waiting reader. noise decrypts messages under ~1,200 bytes in
- * place, so such a chunk may be a view that keeps the socket's whole read
- * buffer alive for as long as the application keeps it.
- */
-const SMALL = 2048
-
-/** The size of a block small chunks are copied into */
-const BLOCK = 16 * 1024
-
-/** `chunk`'s bytes in a buffer of their own */
-function copy (chunk: Chunk): Uint8Array {
-  return chunk instanceof Uint8Array ? chunk.slice() : chunk.slice()
-}
-
-/** Small chunks copied together, yielded as one */
-class Block {
-  readonly bytes = new Uint8Array(BLOCK)
-  filled = 0
-
-  /** Copies `chunk` in; false when it does not fit */
-  add (chunk: Chunk): boolean {
-    if (this.filled + chunk.byteLength > BLOCK) {
-      return false
-    }
-
-    for (const buf of chunk instanceof Uint8Array ? [chunk] : chunk) {
-      this.bytes.set(buf, this.filled)
-      this.filled += buf.byteLength
-    }
-
-    return true
-  }
-
-  /** The bytes copied in: a view when they fill most of the block, else a copy, so a reader keeping them pins no more */
-  take (): Uint8Array {
-    return this.filled > BLOCK / 2 ? this.bytes.subarray(0, this.filled) : this.bytes.slice(0, this.filled)
-  }
-}
 
 /** Per-stream read-ahead limits that differ from the default */
 const limits = new WeakMap<Stream, number>()
