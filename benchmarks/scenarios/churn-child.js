@@ -17,12 +17,12 @@ const node = await createLibp2p({
 })
 const counts = { opened: 0, failed: {} }
 const deadline = Date.now() + seconds * 1000
-let stopping = false
+const state = { stopping: false }
 const RESET = new Error('churn')
 
 const connection = await node.dial(multiaddr(addr))
 const loops = Array.from({ length: inflight }, async () => {
-  while (!stopping && Date.now() < deadline && counts.opened < max) {
+  while (!state.stopping && Date.now() < deadline && counts.opened < max) {
     try {
       const stream = await connection.newStream(protocol, { maxOutboundStreams: 10_000, signal: AbortSignal.timeout(5_000) })
       stream.abort(RESET)
@@ -37,11 +37,12 @@ const loops = Array.from({ length: inflight }, async () => {
 process.once('disconnect', () => { process.exit(0) })
 process.on('message', msg => {
   if (msg.stop == null) { return }
-  stopping = true
+  state.stopping = true
   ;(async () => {
     await Promise.all(loops)
     await node.stop()
-    process.send({ ...counts, status: connection.status }, () => { process.exit(0) })
+    const cpu = process.cpuUsage()
+    process.send({ ...counts, cpu: cpu.user + cpu.system, status: connection.status }, () => { process.exit(0) })
   })().catch(err => { process.send({ error: err?.stack ?? String(err) }) })
 })
 process.send({ ready: true })

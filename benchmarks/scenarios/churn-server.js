@@ -3,8 +3,10 @@
 // 16-byte echo on one protocol, through libp2p-stream (a default `accept`
 // served by `workers` loops, one stream at a time each) or through raw
 // js-libp2p (`handle()` whose handler waits, first in first out, for one of
-// `workers` slots). Answers `stats` (what it served, its CPU time, the
-// accept's stats) and `stop`.
+// `workers` slots). Answers `stats` (what it served, its CPU time, how late
+// its event loop ran since the last `stats` in ms, the accept's stats) and
+// `stop`.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createNode } from '../lib/nodes.js'
 import { echoBack } from '../lib/util.js'
 
@@ -13,6 +15,9 @@ const node = await createNode('tcp', true)
 const served = { taken: 0, failed: {} }
 const failed = err => { served.failed[err?.name ?? 'Error'] = (served.failed[err?.name ?? 'Error'] ?? 0) + 1 }
 let incoming
+// how long the event loop was late, since the last `stats`
+const delay = monitorEventLoopDelay({ resolution: 1 })
+delay.enable()
 let loops = []
 
 if (side === 'stream') {
@@ -53,7 +58,9 @@ process.on('message', msg => {
   (async () => {
     if (msg.cmd === 'stats') {
       const cpu = process.cpuUsage()
-      process.send({ id: msg.id, value: { served: { ...served, failed: { ...served.failed } }, cpu: cpu.user + cpu.system, accept: incoming?.stats() } })
+      const loopDelay = { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 }
+      delay.reset()
+      process.send({ id: msg.id, value: { served: { ...served, failed: { ...served.failed } }, cpu: cpu.user + cpu.system, loopDelay, accept: incoming?.stats() } })
     } else if (msg.cmd === 'stop') {
       incoming?.close()
       await Promise.all(loops)

@@ -7,14 +7,21 @@
 // honest peer opens with `dialProtocol` against both, so the server is all
 // that differs. Per side: the honest peer's latency p50/p99 and exchanges/s
 // without the churner, then with it, and how many streams the churner
-// opened. Each phase is bounded in time; the churner also by count.
+// opened; and, as a control for what the churner's own CPU costs the
+// machine, the same with the churner flooding another server process
+// instead. The processes' CPU shares and how late the server's event loop
+// ran are in the log and the JSON. Each phase is bounded in time; the churner
+// also by count.
 //
 // Flags (after `node benchmarks/index.js --only=churn`):
 //   --churn-seconds=8        length of each phase
 //   --churn-rounds=2         rounds of both sides, interleaved
 //   --churn-cpu-prof=dir     a V8 CPU profile of each server process
+//   --churn-workers=4        streams the server serves at once (accept workers, FIFO slots)
 import { fork } from 'node:child_process'
-import { resolve } from 'node:path'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { noise } from '@libp2p/noise'
 import { tcp } from '@libp2p/tcp'
@@ -90,9 +97,41 @@ async function honestLoop (node, peer, seconds) {
   return { latencies, failures }
 }
 
-async function runSide (side, seconds, prof) {
+// One phase of the honest loop, with the server's CPU share, how late its
+// event loop ran and this process's CPU share over it
+async function phase (honest, peer, server, seconds) {
+  const before = await server.ask('stats')
+  const cpu = process.cpuUsage()
+  const loop = await honestLoop(honest, peer, seconds)
+  const used = process.cpuUsage(cpu)
+  const after = await server.ask('stats')
+  return {
+    ...latencySummary(loop.latencies),
+    rate: loop.latencies.length / seconds,
+    failures: loop.failures,
+    serverCpuShare: (after.cpu - before.cpu) / (seconds * 1e6),
+    serverLoopDelay: after.loopDelay,
+    honestCpuShare: (used.user + used.system) / (seconds * 1e6)
+  }
+}
+
+// The churner against `addr` for the length of `fn`: its opens, their rate and its CPU share
+async function churning (addr, seconds, fn) {
+  const churner = await child(CHURNER, { addr: addr.toString(), protocol: PROTOCOL, localAddress: CHURN_ADDRESS, seconds: seconds + 30 })
+  const started = performance.now()
+  await sleep(500) // the churn under way
+  const value = await fn()
+  const churn = await churner.stop()
+  await churner.exited()
+  const elapsed = (performance.now() - started) / 1000
+  return { value, churner: { opened: churn.opened, perSecond: churn.opened / elapsed, cpuShare: churn.cpu / (elapsed * 1e6), failed: churn.failed } }
+}
+
+async function runSide (side, seconds, prof, workers) {
   const execArgv = prof == null ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`, `--cpu-prof-name=churn-${side}-${Date.now()}.cpuprofile`]
-  const server = await child(SERVER, { side, protocol: PROTOCOL }, execArgv)
+  const server = await child(SERVER, { side, protocol: PROTOCOL, workers }, execArgv)
+  // the control: a second server, which the churner floods instead of the measured one
+  const decoy = await child(SERVER, { side: 'raw', protocol: PROTOCOL })
   const addr = multiaddr(server.hello.addrs[0])
   const honest = await createLibp2p({
     transports: [tcp({ dialOpts: { localAddress: HONEST_ADDRESS } })],
@@ -103,29 +142,44 @@ async function runSide (side, seconds, prof) {
     const connection = await honest.dial(addr)
     const peer = connection.remotePeer
     await honestLoop(honest, peer, 0.5) // warm-up
-    const cpu0 = (await server.ask('stats')).cpu
-    const quiet = await honestLoop(honest, peer, seconds)
-    const cpu1 = (await server.ask('stats')).cpu
-
-    const churner = await child(CHURNER, { addr: addr.toString(), protocol: PROTOCOL, localAddress: CHURN_ADDRESS, seconds: seconds + 30 })
-    await sleep(500) // the churn under way
-    const cpu2 = (await server.ask('stats')).cpu
-    const churned = await honestLoop(honest, peer, seconds)
-    const cpu3 = (await server.ask('stats')).cpu
-    const churn = await churner.stop()
-    await churner.exited()
+    const quiet = await phase(honest, peer, server, seconds)
+    const churned = await churning(addr, seconds, async () => phase(honest, peer, server, seconds))
+    const elsewhere = await churning(multiaddr(decoy.hello.addrs[0]), seconds, async () => phase(honest, peer, server, seconds))
     const stats = await server.ask('stats')
     return {
-      quiet: { ...latencySummary(quiet.latencies), rate: quiet.latencies.length / seconds, failures: quiet.failures, serverCpuShare: (cpu1 - cpu0) / (seconds * 1e6) },
-      churned: { ...latencySummary(churned.latencies), rate: churned.latencies.length / seconds, failures: churned.failures, serverCpuShare: (cpu3 - cpu2) / (seconds * 1e6) },
-      churner: { opened: churn.opened, perSecond: churn.opened / (seconds + 0.5), failed: churn.failed },
+      quiet,
+      churned: churned.value,
+      elsewhere: elsewhere.value,
+      churner: churned.churner,
+      churnerElsewhere: elsewhere.churner,
       server: { served: stats.served, accept: stats.accept }
     }
   } finally {
     await honest.stop()
-    await server.ask('stop').catch(() => {})
-    await server.exited()
+    for (const c of [server, decoy]) {
+      await c.ask('stop').catch(() => {})
+      await c.exited()
+    }
   }
+}
+
+// The README's table: medians over the rounds, written to benchmarks/results/churn.md
+function writeMarkdown (got, { phases: PHASES, rounds, seconds, workers, log }) {
+  const pick = (side, phase, key) => got[side].map(r => r[phase][key])
+  const ms = v => `${v.toFixed(1)} ms`
+  const cellOf = (side, phase) => `${ms(median(pick(side, phase, 'p50')))} / ${ms(median(pick(side, phase, 'p99')))} (${median(pick(side, phase, 'rate')).toFixed(0)}/s)`
+  const md = [
+    `| honest peer: open + 16-byte echo + close, p50 / p99 (exchanges/s) | libp2p-stream \`accept\`, ${workers} workers | raw \`handle()\` + ${workers}-slot FIFO |`,
+    '| --- | --- | --- |',
+    ...Object.entries(PHASES).map(([phase, label]) => `| ${label} | ${cellOf('stream', phase)} | ${cellOf('raw', phase)} |`),
+    `| churner's opens + resets per second | ${median(got.stream.map(r => r.churner.perSecond)).toFixed(0)} | ${median(got.raw.map(r => r.churner.perSecond)).toFixed(0)} |`,
+    '',
+    `Medians of ${rounds} rounds of ${seconds} s per phase; ${os.cpus().length} cores shared by the server, the honest peer and the churner (each its own process), load average ${os.loadavg().map(l => l.toFixed(2)).join(' ')} (\`node benchmarks/index.js --only=churn\`).`
+  ].join('\n')
+  const out = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'results', 'churn.md')
+  mkdirSync(dirname(out), { recursive: true })
+  writeFileSync(out, md + '\n')
+  log(`\n${md}\n  (written to ${out})`)
 }
 
 export async function run ({ quick, log }) {
@@ -134,25 +188,29 @@ export async function run ({ quick, log }) {
   const rounds = Number(flag('churn-rounds') ?? (quick ? 1 : 2))
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10)) { throw new Error(`--churn-rounds: 1 to 10, got ${flag('churn-rounds')}`) }
   const prof = flag('churn-cpu-prof')
+  const workers = Number(flag('churn-workers') ?? 4)
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 256)) { throw new Error(`--churn-workers: 1 to 256, got ${flag('churn-workers')}`) }
   const got = { stream: [], raw: [] }
 
   for (let i = 0; i < rounds; i++) {
     for (const side of interleave(i, 'stream', 'raw')) {
-      const r = await runSide(side, seconds, prof)
+      const r = await runSide(side, seconds, prof, workers)
       got[side].push(r)
-      const f = p => `p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, ${p.rate.toFixed(0)}/s, server CPU ${(p.serverCpuShare * 100).toFixed(0)} %`
-      log(`  ${side} round ${i + 1}/${rounds}: quiet ${f(r.quiet)}; under churn ${f(r.churned)}; churner opened ${r.churner.opened} (${r.churner.perSecond.toFixed(0)}/s)${Object.keys(r.churned.failures).length > 0 ? `; honest failures ${JSON.stringify(r.churned.failures)}` : ''}`)
+      const f = p => `p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, ${p.rate.toFixed(0)}/s, CPU server ${(p.serverCpuShare * 100).toFixed(0)} % honest ${(p.honestCpuShare * 100).toFixed(0)} %, server loop late p99 ${p.serverLoopDelay.p99.toFixed(1)} ms max ${p.serverLoopDelay.max.toFixed(1)} ms`
+      const c = k => `${r[k].opened} opens (${r[k].perSecond.toFixed(0)}/s, CPU ${(r[k].cpuShare * 100).toFixed(0)} %)`
+      log(`  ${side} round ${i + 1}/${rounds}:\n    quiet ${f(r.quiet)}\n    churn here ${f(r.churned)}; churner ${c('churner')}\n    churn at another node ${f(r.elsewhere)}; churner ${c('churnerElsewhere')}${Object.keys(r.churned.failures).length > 0 ? `\n    honest failures under churn ${JSON.stringify(r.churned.failures)}` : ''}`)
     }
   }
 
   const base = { scenario: name, transport: 'TCP+noise+yamux' }
   const pick = (side, phase, key) => got[side].map(r => r[phase][key])
   const rows = []
-  for (const phase of ['quiet', 'churned']) {
+  const PHASES = { quiet: 'no churner', churned: 'under churn', elsewhere: 'churner at another node (control)' }
+  for (const phase of Object.keys(PHASES)) {
     for (const key of ['p50', 'p99']) {
       rows.push({
         ...base,
-        figure: `honest ${key}, ${phase === 'quiet' ? 'no churner' : 'under churn'} (${rounds} × ${seconds} s)`,
+        figure: `honest ${key}, ${PHASES[phase]} (${rounds} × ${seconds} s)`,
         unit: 'ms',
         higherIsBetter: false,
         stream: summary(pick('stream', phase, key)),
@@ -162,7 +220,7 @@ export async function run ({ quick, log }) {
     }
     rows.push({
       ...base,
-      figure: `honest exchanges/s, ${phase === 'quiet' ? 'no churner' : 'under churn'}`,
+      figure: `honest exchanges/s, ${PHASES[phase]}`,
       unit: '/s',
       higherIsBetter: true,
       stream: summary(pick('stream', phase, 'rate')),
@@ -171,14 +229,23 @@ export async function run ({ quick, log }) {
     })
   }
   for (const key of ['p50', 'p99']) {
-    rows.push({
-      ...base,
-      figure: `honest ${key} under churn / without (above 2: more than doubles)`,
-      unit: '×',
-      stream: summary(got.stream.map(r => r.churned[key] / r.quiet[key])),
-      raw: summary(got.raw.map(r => r.churned[key] / r.quiet[key]))
-    })
+    for (const phase of ['churned', 'elsewhere']) {
+      rows.push({
+        ...base,
+        figure: `honest ${key} ${PHASES[phase]} / without (above 2: more than doubles)`,
+        unit: '×',
+        stream: summary(got.stream.map(r => r[phase][key] / r.quiet[key])),
+        raw: summary(got.raw.map(r => r[phase][key] / r.quiet[key]))
+      })
+    }
   }
+  rows.push({
+    ...base,
+    figure: 'server event loop late, p99, under churn',
+    unit: 'ms',
+    stream: summary(got.stream.map(r => r.churned.serverLoopDelay.p99)),
+    raw: summary(got.raw.map(r => r.churned.serverLoopDelay.p99))
+  })
   rows.push({
     ...base,
     figure: 'churner opens + resets per second',
@@ -187,6 +254,7 @@ export async function run ({ quick, log }) {
     raw: summary(got.raw.map(r => r.churner.perSecond)),
     details: got
   })
+  writeMarkdown(got, { phases: PHASES, rounds, seconds, workers, log })
   log(`  p99 under churn / without: libp2p-stream ${median(got.stream.map(r => r.churned.p99 / r.quiet.p99)).toFixed(2)}×, raw ${median(got.raw.map(r => r.churned.p99 / r.quiet.p99)).toFixed(2)}×`)
   return rows
 }
