@@ -15,8 +15,10 @@ import { formatTable } from './lib/table.js'
 import { machineInfo } from './lib/util.js'
 import * as acceptLatency from './scenarios/accept-latency.js'
 import * as anatomy from './scenarios/anatomy.js'
+import * as churn from './scenarios/churn.js'
 import * as crossLanguage from './scenarios/cross-language.js'
 import * as flood from './scenarios/flood.js'
+import * as heldMemory from './scenarios/held-memory.js'
 import * as lanes from './scenarios/lanes.js'
 import * as lazyOpen from './scenarios/lazy-open.js'
 import * as limits from './scenarios/limits.js'
@@ -25,7 +27,7 @@ import * as openRate from './scenarios/open-rate.js'
 import * as swarm from './scenarios/swarm.js'
 import * as throughput from './scenarios/throughput.js'
 
-const SCENARIOS = [limits, throughput, openRate, lazyOpen, anatomy, acceptLatency, memory, flood, lanes, crossLanguage, swarm]
+const SCENARIOS = [limits, throughput, openRate, lazyOpen, anatomy, acceptLatency, memory, heldMemory, flood, churn, lanes, crossLanguage, swarm]
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')

@@ -1,0 +1,72 @@
+// The server of the churn scenario, in a child process of its own (`node
+// churn-server.js '<json>'`, driven over IPC): one libp2p node serving a
+// 16-byte echo on one protocol, through libp2p-stream (a default `accept`
+// served by `workers` loops, one stream at a time each) or through raw
+// js-libp2p (`handle()` whose handler waits, first in first out, for one of
+// `workers` slots). Answers `stats` (what it served, its CPU time, how late
+// its event loop ran since the last `stats` in ms, the accept's stats) and
+// `stop`.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { createNode } from '../lib/nodes.js'
+import { echoBack } from '../lib/util.js'
+
+const { side, protocol: PROTOCOL, workers = 4 } = JSON.parse(process.argv[2])
+const node = await createNode('tcp', true)
+const served = { taken: 0, failed: {} }
+const failed = err => { served.failed[err?.name ?? 'Error'] = (served.failed[err?.name ?? 'Error'] ?? 0) + 1 }
+let incoming
+// how long the event loop was late, since the last `stats`
+const delay = monitorEventLoopDelay({ resolution: 1 })
+delay.enable()
+let loops = []
+
+if (side === 'stream') {
+  incoming = node.services.stream.newControl().accept(PROTOCOL)
+  loops = Array.from({ length: workers }, async () => {
+    for await (const { stream } of incoming) {
+      served.taken++
+      await echoBack(stream).catch(err => { failed(err); stream.abort(err) })
+    }
+  })
+} else if (side === 'raw') {
+  // `workers` slots; the rest wait in arrival order, without a bound
+  let free = workers
+  const waiting = []
+  await node.handle(PROTOCOL, async stream => {
+    if (free > 0) {
+      free--
+    } else {
+      await new Promise(resolve => { waiting.push(resolve) })
+    }
+    served.taken++
+    try {
+      await echoBack(stream)
+    } catch (err) {
+      failed(err)
+      stream.abort(err)
+    } finally {
+      const next = waiting.shift()
+      if (next == null) { free++ } else { next() }
+    }
+  }, { maxInboundStreams: 1024 })
+} else {
+  throw new Error(`side must be stream or raw, got ${side}`)
+}
+
+process.once('disconnect', () => { process.exit(0) })
+process.on('message', msg => {
+  (async () => {
+    if (msg.cmd === 'stats') {
+      const cpu = process.cpuUsage()
+      const loopDelay = { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 }
+      delay.reset()
+      process.send({ id: msg.id, value: { served: { ...served, failed: { ...served.failed } }, cpu: cpu.user + cpu.system, loopDelay, accept: incoming?.stats() } })
+    } else if (msg.cmd === 'stop') {
+      incoming?.close()
+      await Promise.all(loops)
+      await node.stop()
+      process.send({ id: msg.id, value: true }, () => { process.exit(0) })
+    }
+  })().catch(err => { process.send({ id: msg.id, error: err?.stack ?? String(err) }) })
+})
+process.send({ ready: true, peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map(ma => ma.toString()) })
