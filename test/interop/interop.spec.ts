@@ -3,12 +3,14 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { expect } from 'aegir/chai'
 import * as lp from 'it-length-prefixed'
 import { RemoteResetError } from '../../src/index.ts'
-import { bytes, readAll, writeAll } from '../fixtures/nodes.ts'
+import { bytes, readAll } from '../fixtures/nodes.ts'
+import { echoThrough } from './fixtures/echo.ts'
 import { BACKLOG, ECHO, LP, NOPE, RESET_CODE, V1, V2, serveInteropProtocols } from './fixtures/js-server.ts'
-import { startPeer } from './fixtures/peer.ts'
+import { LIBRARIES, peerLabel, startPeer } from './fixtures/peer.ts'
+import { peerFlags, peersOn } from './fixtures/python.ts'
 import { EXPECTED_CONNECTION, TRANSPORTS, TRANSPORT_LABELS, connectionKind, createInteropNode } from './fixtures/transports.ts'
 import type { Node } from '../fixtures/nodes.ts'
-import type { Implementation, RunningPeer } from './fixtures/peer.ts'
+import type { RunningPeer } from './fixtures/peer.ts'
 import type { ConnectionKind } from './fixtures/transports.ts'
 import type { Stream } from '@libp2p/interface'
 
@@ -18,30 +20,19 @@ const LP_SIZES = Array.from({ length: 1000 }, (_, i) => Math.round((i * 65536) /
 // reset codes cross over yamux; the QUIC transport neither sends nor reads them
 const CARRIES_RESET_CODES = (transport: string): boolean => transport !== 'quic'
 
-/** Writes `data` and half-closes while reading everything back */
-async function echoThrough (stream: Stream, data: Uint8Array): Promise<Uint8Array> {
-  const [received] = await Promise.all([
-    readAll(stream),
-    (async () => {
-      await writeAll(stream, data)
-      await stream.close()
-    })()
-  ])
-
-  return received
-}
-
 for (const transport of TRANSPORTS) {
-  for (const implementation of ['go', 'rust'] satisfies Implementation[]) {
+  // python on the transports of PYTHON_TRANSPORTS only (see fixtures/python.ts)
+  for (const implementation of peersOn(transport)) {
     const over = `over ${TRANSPORT_LABELS[transport]}`
+    const flags = peerFlags(implementation, transport)
 
-    describe(`interop ${over}: js-libp2p (libp2p-stream) opens, ${implementation} listens`, function () {
+    describe(`interop ${over}: js-libp2p (libp2p-stream) opens, ${peerLabel(implementation)} listens`, function () {
       this.timeout(60_000)
       let peer: RunningPeer
       let node: Node
 
       before(async () => {
-        peer = await startPeer(implementation, ['listen', '--transport', transport])
+        peer = await startPeer(implementation, ['listen', '--transport', transport, ...flags])
         node = await createInteropNode(transport)
       })
 
@@ -170,7 +161,7 @@ for (const transport of TRANSPORTS) {
       })
     })
 
-    describe(`interop ${over}: ${implementation} opens, js-libp2p (libp2p-stream) accepts`, function () {
+    describe(`interop ${over}: ${peerLabel(implementation)} opens, js-libp2p (libp2p-stream) accepts`, function () {
       this.timeout(60_000)
       let node: Node
       let closeProtocols: () => void
@@ -188,9 +179,9 @@ for (const transport of TRANSPORTS) {
         await node?.stop()
       })
 
-      /** Runs one dial case in the peer and returns its result line */
-      async function dial (testCase: string, ...flags: string[]): Promise<any> {
-        const peer = await startPeer(implementation, ['dial', node.getMultiaddrs()[0].toString(), testCase, '--transport', transport, ...flags])
+      /** Runs one dial case in its own peer process and returns its result line */
+      async function dial (testCase: string, ...caseFlags: string[]): Promise<any> {
+        const peer = await startPeer(implementation, ['dial', node.getMultiaddrs()[0].toString(), testCase, '--transport', transport, ...flags, ...caseFlags])
 
         try {
           return await peer.result()
@@ -204,7 +195,13 @@ for (const transport of TRANSPORTS) {
       })
 
       it('runs 64 concurrent streams on one connection, each echoing 64 KiB', async () => {
-        expect(await dial('concurrent')).to.include({ ok: true, streams: 64 })
+        const result = await dial('concurrent')
+        expect(result).to.include({ ok: true, streams: 64 })
+
+        if (implementation !== 'rust') {
+          // rust-peer does not report its connections
+          expect(result).to.include({ connections: 1 })
+        }
       })
 
       it('exchanges 1,000 length-prefixed messages of 0 B - 64 KiB and gets their SHA-256 back', async () => {
@@ -212,11 +209,10 @@ for (const transport of TRANSPORTS) {
       })
 
       it('negotiates 1.0.0 when offering [2.0.0, 1.0.0] to libp2p-stream accepting only 1.0.0', async () => {
-        const result = await dial('versions')
-        expect(result).to.include({ ok: true, protocol: V1 })
+        expect(await dial('versions')).to.include({ ok: true, protocol: V1, reply: V1 })
       })
 
-      it(`reports ${implementation}'s own "protocol not supported" error for a protocol nobody accepts`, async () => {
+      it(`reports ${LIBRARIES[implementation]}'s own "protocol not supported" error for a protocol nobody accepts`, async () => {
         expect(await dial('unsupported')).to.include({ ok: true, error: 'unsupported' })
       })
 
@@ -226,7 +222,7 @@ for (const transport of TRANSPORTS) {
         try {
           const result = await dial('backlog')
           expect(result.ok, JSON.stringify(result)).to.be.true()
-          expect(result.outcomes).to.deep.equal({ reset: 8, open: 2 })
+          expect(result.outcomes, JSON.stringify(result.details ?? result)).to.deep.equal({ reset: 8, open: 2 })
           expect(incoming.dropped).to.equal(8)
 
           if (implementation === 'go') {

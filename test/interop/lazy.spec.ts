@@ -1,8 +1,9 @@
 import { expect } from 'aegir/chai'
-import { bytes, readAll, writeAll } from '../fixtures/nodes.ts'
+import { bytes, readAll } from '../fixtures/nodes.ts'
+import { echoThrough } from './fixtures/echo.ts'
 import { ECHO, NOPE, serveInteropProtocols } from './fixtures/js-server.ts'
 import { startPeer } from './fixtures/peer.ts'
-import { PYTHON_PEER_FLAGS, PYTHON_TRANSPORTS } from './fixtures/python.ts'
+import { peerFlags, peersOn } from './fixtures/python.ts'
 import { TRANSPORTS, TRANSPORT_LABELS, createInteropNode } from './fixtures/transports.ts'
 import type { Node } from '../fixtures/nodes.ts'
 import type { Implementation, RunningPeer } from './fixtures/peer.ts'
@@ -10,19 +11,6 @@ import type { Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const LAZY = { negotiateFully: false }
-
-/** Writes `data` and half-closes while reading everything back */
-async function echoThrough (stream: Stream, data: Uint8Array): Promise<Uint8Array> {
-  const [received] = await Promise.all([
-    readAll(stream),
-    (async () => {
-      await writeAll(stream, data)
-      await stream.close()
-    })()
-  ])
-
-  return received
-}
 
 /**
  * Sends `data` before any read, so that it leaves in one frame with the
@@ -52,19 +40,14 @@ async function startListener (implementation: Implementation | 'js', transport: 
     }
   }
 
-  const flags = implementation === 'python' ? PYTHON_PEER_FLAGS[transport] ?? [] : []
-  const peer: RunningPeer = await startPeer(implementation, ['listen', '--transport', transport, ...flags])
+  const peer: RunningPeer = await startPeer(implementation, ['listen', '--transport', transport, ...peerFlags(implementation, transport)])
 
   return { address: peer.multiaddr, stop: async () => { await peer.stop() } }
 }
 
-/** The listeners on `transport`: python-peer only on the transports it runs in `npm run test:interop` */
-function listenersOn (transport: typeof TRANSPORTS[number]): Array<Implementation | 'js'> {
-  return PYTHON_TRANSPORTS.includes(transport) ? ['go', 'rust', 'python', 'js'] : ['go', 'rust', 'js']
-}
-
 for (const transport of TRANSPORTS) {
-  for (const implementation of listenersOn(transport)) {
+  // python-peer only on the transports it runs in `npm run test:interop`
+  for (const implementation of [...peersOn(transport), 'js'] as const) {
     describe(`interop over ${TRANSPORT_LABELS[transport]}: libp2p-stream opens lazily (negotiateFully: false), ${implementation} listens`, function () {
       this.timeout(60_000)
       let listener: { address: Multiaddr, stop(): Promise<void> }
