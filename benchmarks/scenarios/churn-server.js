@@ -8,50 +8,16 @@
 // `stop`.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createNode } from '../lib/nodes.js'
-import { echoBack } from '../lib/util.js'
+import { serveEchoWithWorkers } from '../lib/echo-server.js'
 
 const { side, protocol: PROTOCOL, workers = 4 } = JSON.parse(process.argv[2])
 const node = await createNode('tcp', true)
 const served = { taken: 0, failed: {} }
 const failed = err => { served.failed[err?.name ?? 'Error'] = (served.failed[err?.name ?? 'Error'] ?? 0) + 1 }
-let incoming
 // how long the event loop was late, since the last `stats`
 const delay = monitorEventLoopDelay({ resolution: 1 })
 delay.enable()
-let loops = []
-
-if (side === 'stream') {
-  incoming = node.services.stream.newControl().accept(PROTOCOL)
-  loops = Array.from({ length: workers }, async () => {
-    for await (const { stream } of incoming) {
-      served.taken++
-      await echoBack(stream).catch(err => { failed(err); stream.abort(err) })
-    }
-  })
-} else if (side === 'raw') {
-  // `workers` slots; the rest wait in arrival order, without a bound
-  let free = workers
-  const waiting = []
-  await node.handle(PROTOCOL, async stream => {
-    if (free > 0) {
-      free--
-    } else {
-      await new Promise(resolve => { waiting.push(resolve) })
-    }
-    served.taken++
-    try {
-      await echoBack(stream)
-    } catch (err) {
-      failed(err)
-      stream.abort(err)
-    } finally {
-      const next = waiting.shift()
-      if (next == null) { free++ } else { next() }
-    }
-  }, { maxInboundStreams: 1024 })
-} else {
-  throw new Error(`side must be stream or raw, got ${side}`)
-}
+const { incoming, loops } = await serveEchoWithWorkers({ node, side, protocol: PROTOCOL, workers, served, failed })
 
 process.once('disconnect', () => { process.exit(0) })
 process.on('message', msg => {

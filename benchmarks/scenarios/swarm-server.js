@@ -10,7 +10,8 @@
 // GC. The memory transport does not cross processes, so there the scenario
 // calls `startServer` in its own process and takes no memory figure.
 import { createNode } from '../lib/nodes.js'
-import { echoBack, settle } from '../lib/util.js'
+import { serveEchoWithWorkers } from '../lib/echo-server.js'
+import { settle } from '../lib/util.js'
 
 export const PROTOCOL = '/bench/swarm/1.0.0'
 
@@ -25,49 +26,9 @@ export const PROTOCOL = '/bench/swarm/1.0.0'
  */
 export async function startServer ({ transport, side, accept = {}, workers = 4 }) {
   const node = await createNode(transport, true, { maxConnections: 10_000 })
-  const control = node.services.stream.newControl()
   const served = { taken: 0, maxWaiting: 0, errors: {} }
   const failed = err => { served.errors[err?.name ?? 'Error'] = (served.errors[err?.name ?? 'Error'] ?? 0) + 1 }
-  let incoming
-  let loops = []
-
-  if (side === 'stream') {
-    incoming = control.accept(PROTOCOL, accept)
-    loops = Array.from({ length: workers }, async () => {
-      for (;;) {
-        const next = await incoming.next()
-        if (next.done === true) { return }
-        served.taken++
-        await echoBack(next.value.stream).catch(err => { failed(err); next.value.stream.abort(err) })
-      }
-    })
-  } else if (side === 'raw') {
-    // `workers` slots; the rest wait in arrival order, without any bound
-    let free = workers
-    const waiting = []
-    await node.handle(PROTOCOL, async stream => {
-      if (free > 0) {
-        free--
-      } else {
-        await new Promise(resolve => {
-          waiting.push(resolve)
-          served.maxWaiting = Math.max(served.maxWaiting, waiting.length)
-        })
-      }
-      served.taken++
-      try {
-        await echoBack(stream)
-      } catch (err) {
-        failed(err)
-        stream.abort(err)
-      } finally {
-        const next = waiting.shift()
-        if (next == null) { free++ } else { next() }
-      }
-    }, { maxInboundStreams: 1024 })
-  } else {
-    throw new Error(`side must be stream or raw, got ${side}`)
-  }
+  const { incoming, loops } = await serveEchoWithWorkers({ node, side, protocol: PROTOCOL, workers, accept, served, failed })
 
   return {
     peerId: node.peerId.toString(),
