@@ -7,8 +7,8 @@
 // its event loop ran since the last `stats` in ms, the accept's stats) and
 // `stop`.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { createNode } from '../lib/nodes.js'
 import { serveEchoWithWorkers } from '../lib/echo-server.js'
+import { createNode } from '../lib/nodes.js'
 
 const { side, protocol: PROTOCOL, workers = 4 } = JSON.parse(process.argv[2])
 const node = await createNode('tcp', true)

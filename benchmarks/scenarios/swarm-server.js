@@ -9,8 +9,8 @@
 // `measure` answers `process.memoryUsage()` heap + array buffers after a full
 // GC. The memory transport does not cross processes, so there the scenario
 // calls `startServer` in its own process and takes no memory figure.
-import { createNode } from '../lib/nodes.js'
 import { serveEchoWithWorkers } from '../lib/echo-server.js'
+import { createNode } from '../lib/nodes.js'
 import { settle } from '../lib/util.js'
 
 export const PROTOCOL = '/bench/swarm/1.0.0'
