@@ -144,6 +144,29 @@ export function latencySummary (values) {
 }
 
 /**
+ * A table row of p50 / p99 latencies over TCP + noise + yamux, libp2p-stream
+ * beside raw js-libp2p, with their ratios (lower is better).
+ *
+ * @param {string} scenario
+ * @param {string} figure
+ * @param {{ p50: number, p99: number }} stream - from `latencySummary`
+ * @param {{ p50: number, p99: number }} raw - from `latencySummary`
+ */
+export function latencyRow (scenario, figure, stream, raw) {
+  return {
+    scenario,
+    figure,
+    transport: 'TCP+noise+yamux',
+    unit: 'ms',
+    unitLabel: 'ms p50 / p99',
+    higherIsBetter: false,
+    stream,
+    raw,
+    ratio: { p50: stream.p50 / raw.p50, p99: stream.p99 / raw.p99 }
+  }
+}
+
+/**
  * The order of the two sides in round `i`: A B, then B A, and so on, so that
  * neither side always runs first (warm caches, GC debt, machine load drift).
  *

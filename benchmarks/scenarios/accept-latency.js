@@ -3,7 +3,7 @@
 // accepting side differs: the accept loop getting the item against the raw
 // handler being called.
 import { createPair } from '../lib/nodes.js'
-import { blockCpu, interleave, latencySummary, settle, timed, whenClosed } from '../lib/util.js'
+import { blockCpu, interleave, latencyRow, latencySummary, settle, timed, whenClosed } from '../lib/util.js'
 
 export const name = 'accept-latency'
 export const title = 'Accept latency: opener starts the open -> application holds the inbound stream (TCP+noise+yamux)'
@@ -78,15 +78,7 @@ export async function run ({ quick, log }) {
   const r = latencySummary(latency.raw)
   log(`  stream p50 ${s.p50.toFixed(3)} ms p99 ${s.p99.toFixed(3)} ms; raw p50 ${r.p50.toFixed(3)} ms p99 ${r.p99.toFixed(3)} ms`)
   const rows = [{
-    scenario: name,
-    figure: `open start -> app holds stream, ${samples} opens each`,
-    transport: 'TCP+noise+yamux',
-    unit: 'ms',
-    unitLabel: 'ms p50 / p99',
-    higherIsBetter: false,
-    stream: s,
-    raw: r,
-    ratio: { p50: s.p50 / r.p50, p99: s.p99 / r.p99 },
+    ...latencyRow(name, `open start -> app holds stream, ${samples} opens each`, s, r),
     cpu: blockCpu(cpu.stream, cpu.raw, quick ? 50 : 250, 'open')
   }]
   if (hop != null) {

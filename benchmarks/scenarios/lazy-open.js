@@ -6,7 +6,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { delayProxy } from '../../dist/test/fixtures/delay-proxy.js'
 import { createPair } from '../lib/nodes.js'
-import { interleave, latencySummary, roundsRow, settle, sleep, timed, whenClosed } from '../lib/util.js'
+import { interleave, latencyRow, latencySummary, roundsRow, settle, sleep, timed, whenClosed } from '../lib/util.js'
 
 export const name = 'lazy-open'
 export const title = 'Lazy open (negotiateFully: false): open + 1-byte echo + close over a 50 ms RTT link, and CPU per open on loopback (TCP+noise+yamux)'
@@ -86,18 +86,8 @@ export async function run ({ quick, log }) {
   const f = latencySummary(latency.full)
   const r = latencySummary(latency.raw)
   log(`  ${2 * DELAY_MS} ms RTT: lazy p50 ${l.p50.toFixed(1)} ms, full ${f.p50.toFixed(1)} ms, raw ${r.p50.toFixed(1)} ms`)
-  const rttRow = (side, s, label) => ({
-    scenario: name,
-    figure: `open + 1-byte echo + close (our end), ${2 * DELAY_MS} ms RTT delay proxy, ${samples} each: ${label}`,
-    transport: 'TCP+noise+yamux',
-    unit: 'ms',
-    unitLabel: 'ms p50 / p99',
-    higherIsBetter: false,
-    stream: s,
-    raw: r,
-    ratio: { p50: s.p50 / r.p50, p99: s.p99 / r.p99 }
-  })
-  rows.push(rttRow('lazy', l, 'lazy openStream vs dialProtocol'), rttRow('full', f, 'full openStream vs dialProtocol'))
+  const rttRow = (s, label) => latencyRow(name, `open + 1-byte echo + close (our end), ${2 * DELAY_MS} ms RTT delay proxy, ${samples} each: ${label}`, s, r)
+  rows.push(rttRow(l, 'lazy openStream vs dialProtocol'), rttRow(f, 'full openStream vs dialProtocol'))
   await pair.client.hangUp(peer)
   await proxy.close()
 
