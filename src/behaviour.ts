@@ -2,7 +2,7 @@ import { serviceCapabilities } from '@libp2p/interface'
 import { Control } from './control.ts'
 import { Registry } from './registry.ts'
 import type { ResolvedInit } from './options.ts'
-import type { StreamComponents } from './types/options.ts'
+import type { ServiceStats, StreamComponents } from './types/options.ts'
 import type { Startable } from '@libp2p/interface'
 
 /**
@@ -36,6 +36,17 @@ export class Behaviour implements Startable {
    */
   newControl (): Control {
     return new Control(this.#registry)
+  }
+
+  /**
+   * What the node-wide bounds of this service did: streams refused by
+   * `maxInboundStreamRate` (each reset before negotiation with code 0x1003)
+   * and the network groups it is tracking.
+   */
+  stats (): ServiceStats {
+    const { openRate } = this.#registry
+
+    return { rateLimited: openRate.refused, rateGroups: openRate.groups }
   }
 
   /** Lets `openStream` dial; called by libp2p when the node starts */

@@ -54,6 +54,27 @@ export const DEFAULT_NEGOTIATION_TIMEOUT = 10_000
 export const DEFAULT_OPEN_TIMEOUT = 10_000
 
 /**
+ * Inbound streams each network group may open per second, node-wide, on any
+ * protocol (`maxInboundStreamRate`).
+ *
+ * A peer opening and resetting streams as fast as it could (3,700 a second
+ * on this project's 2-core machine) multiplied an honest peer's p99 by ten,
+ * on raw js-libp2p alike: the cost is libp2p's negotiation of each stream,
+ * before any handler (`benchmarks/scenarios/churn.js`). An honest closed
+ * loop of open, echo, close reached 1,000 a second on loopback, from one
+ * peer; half of that per network group, with a burst of
+ * {@link DEFAULT_INBOUND_STREAM_BURST}, leaves every real workload alone.
+ */
+export const DEFAULT_MAX_INBOUND_STREAM_RATE = 500
+
+/**
+ * Streams a network group may open at once, after a quiet spell, before
+ * {@link DEFAULT_MAX_INBOUND_STREAM_RATE} holds it back: twice the swarm of
+ * 500 peers' backlog slots, so a burst of honest opens is never refused.
+ */
+export const DEFAULT_INBOUND_STREAM_BURST = 1000
+
+/**
  * multistream-select rejects protocol names longer than this (in bytes,
  * including the trailing newline it adds), so longer names can never be
  * negotiated and are refused up front.

@@ -46,14 +46,14 @@ export { Behaviour } from './behaviour.ts'
 export { Control } from './control.ts'
 export { AlreadyRegisteredError, MoveRejectedError, OpenStreamError, RemoteResetError, StreamDroppedError, UnsupportedRuntimeError } from './errors.ts'
 export {
-  DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES,
+  DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_INBOUND_STREAM_BURST, DEFAULT_MAX_INBOUND_STREAM_RATE, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES,
   DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT, MAX_PROTOCOL_LENGTH, MIN_NODE_VERSION, QUEUED_STREAM_OVERHEAD
 } from './constants.ts'
 export { DROP_REASONS, DROP_RESET_CODES, LIBP2P_RESET_CODES } from './reset-codes.ts'
 export type { DropReasonInfo } from './reset-codes.ts'
 export { AbortError, InvalidParametersError, NotStartedError, StreamResetError, StreamStateError, TimeoutError, UnsupportedProtocolError } from '@libp2p/interface'
 export type { DroppedStream, DropReason, GoneReason, IncomingStats, IncomingStream, IncomingStreams, LaneStats } from './types/incoming.ts'
-export type { AcceptOptions, LaneMatchInput, LaneOptions, OpenStreamOptions, StreamComponents, StreamInit } from './types/options.ts'
+export type { AcceptOptions, ConnectionEvents, LaneMatchInput, LaneOptions, OpenStreamOptions, ServiceStats, StreamComponents, StreamInit } from './types/options.ts'
 
 /**
  * The service factory: `services: { stream: stream() }`.

@@ -1,6 +1,6 @@
 import { DROP_REASONS } from './reset-codes.ts'
 import type { DropReason } from './types/incoming.ts'
-import type { CounterGroup, Metrics } from '@libp2p/interface'
+import type { Counter, CounterGroup, Metrics } from '@libp2p/interface'
 
 /**
  * The service's counters, registered only when the node has a metrics
@@ -14,6 +14,7 @@ export class StreamMetrics {
   private readonly laneDropped?: CounterGroup
   private readonly opened?: CounterGroup
   private readonly openErrors?: CounterGroup
+  private readonly rateLimited?: Counter
 
   constructor (metrics?: Metrics) {
     this.accepted = metrics?.registerCounterGroup('libp2p_stream_accepted_total', {
@@ -44,6 +45,9 @@ export class StreamMetrics {
       label: 'error',
       help: 'openStream calls that failed, by error name'
     })
+    this.rateLimited = metrics?.registerCounter('libp2p_stream_rate_limited_total', {
+      help: 'Inbound streams reset before negotiation because their network group opened streams faster than maxInboundStreamRate'
+    })
   }
 
   onAccepted (protocol: string, lane: string): void {
@@ -58,6 +62,10 @@ export class StreamMetrics {
     if (lane != null) {
       this.laneDropped?.increment({ [lane]: true })
     }
+  }
+
+  onRateLimited (): void {
+    this.rateLimited?.increment()
   }
 
   onOpened (protocol: string): void {

@@ -2,6 +2,7 @@ import { AbortError, NotStartedError } from '@libp2p/interface'
 import { AlreadyRegisteredError } from './errors.ts'
 import { Acceptor } from './inbound/acceptor.ts'
 import { createIncomingStreams } from './inbound/incoming-streams.ts'
+import { OpenRateLimit } from './inbound/open-rate.ts'
 import { StreamMetrics } from './metrics.ts'
 import { resolveAccept } from './options.ts'
 import type { ResolvedInit } from './options.ts'
@@ -22,6 +23,8 @@ export class Registry {
   readonly log: Logger
   readonly metrics: StreamMetrics
   readonly init: ResolvedInit
+  /** The node-wide bound on how fast each network group opens streams */
+  readonly openRate: OpenRateLimit
   private readonly acceptors = new Set<Acceptor>()
   private readonly opens = new Set<AbortController>()
   private state: NodeState = 'new'
@@ -31,6 +34,7 @@ export class Registry {
     this.log = components.logger.forComponent('libp2p:stream')
     this.metrics = new StreamMetrics(components.metrics)
     this.init = init
+    this.openRate = new OpenRateLimit(init.maxInboundStreamRate, init.inboundStreamBurst, this.log, this.metrics)
   }
 
   get isRunning (): boolean {
@@ -39,6 +43,7 @@ export class Registry {
 
   start (): void {
     this.state = 'started'
+    this.openRate.start(this.components.events, this.components.connectionManager.getConnections())
   }
 
   /**
@@ -47,6 +52,7 @@ export class Registry {
    */
   stop (): void {
     this.state = 'stopped'
+    this.openRate.stop()
 
     for (const acceptor of [...this.acceptors]) {
       acceptor.close()

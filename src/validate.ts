@@ -79,6 +79,21 @@ export function validateCount (value: unknown, parameter: string, fallback: numb
 }
 
 /**
+ * Checks a rate option (per second): a positive number, or `Infinity` for none.
+ */
+export function validateRate (value: unknown, parameter: string, fallback: number): number {
+  if (value === undefined) {
+    return fallback
+  }
+
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0) {
+    throw new InvalidParametersError(`${parameter} must be a positive number per second, or Infinity, got ${describe(value)}`)
+  }
+
+  return value
+}
+
+/**
  * Checks a duration option in milliseconds: a positive finite number.
  */
 export function validateTimeout (value: unknown, parameter: string, fallback: number): number {

@@ -18,11 +18,12 @@ export function transportLabel (transport) {
  * @param listen
  * @param connectionManager - added to the connection manager's settings
  * @param tcpInit - given to the TCP transport, e.g. `{ dialOpts: { localAddress } }` to dial from that address
+ * @param init - given to `stream()`
  */
-export async function createNode (transport, listen, connectionManager, tcpInit) {
+export async function createNode (transport, listen, connectionManager, tcpInit, init = {}) {
   // the tests' node (dist/test/fixtures/nodes.js), which allows many
   // connections a second from one host, as the benchmarks make
-  return createTestNode(transport, {}, undefined, listen ? undefined : [], connectionManager, { tcp: tcpInit })
+  return createTestNode(transport, init, undefined, listen ? undefined : [], connectionManager, { tcp: tcpInit })
 }
 
 /**

@@ -10,8 +10,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { serveEchoWithWorkers } from '../lib/echo-server.js'
 import { createNode } from '../lib/nodes.js'
 
-const { side, protocol: PROTOCOL, workers = 4 } = JSON.parse(process.argv[2])
-const node = await createNode('tcp', true)
+const { side, protocol: PROTOCOL, workers = 4, rate } = JSON.parse(process.argv[2])
+// raw js-libp2p has no bound on the open rate; libp2p-stream's is node-wide
+const init = side === 'raw' ? { maxInboundStreamRate: Infinity } : rate == null ? {} : { maxInboundStreamRate: Number(rate) }
+const node = await createNode('tcp', true, undefined, undefined, init)
 const served = { taken: 0, failed: {} }
 const failed = err => { served.failed[err?.name ?? 'Error'] = (served.failed[err?.name ?? 'Error'] ?? 0) + 1 }
 // how long the event loop was late, since the last `stats`
@@ -26,7 +28,7 @@ process.on('message', msg => {
       const cpu = process.cpuUsage()
       const loopDelay = { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 }
       delay.reset()
-      process.send({ id: msg.id, value: { served: { ...served, failed: { ...served.failed } }, cpu: cpu.user + cpu.system, loopDelay, accept: incoming?.stats() } })
+      process.send({ id: msg.id, value: { served: { ...served, failed: { ...served.failed } }, cpu: cpu.user + cpu.system, loopDelay, accept: incoming?.stats(), service: node.services.stream.stats() } })
     } else if (msg.cmd === 'stop') {
       incoming?.close()
       await Promise.all(loops)

@@ -18,6 +18,7 @@
 //   --churn-rounds=2         rounds of both sides, interleaved
 //   --churn-cpu-prof=dir     a V8 CPU profile of each server process
 //   --churn-workers=4        streams the server serves at once (accept workers, FIFO slots)
+//   --churn-rate=500         libp2p-stream's maxInboundStreamRate (Infinity: none)
 import { fork } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -127,9 +128,9 @@ async function churning (addr, seconds, fn) {
   return { value, churner: { opened: churn.opened, perSecond: churn.opened / elapsed, cpuShare: churn.cpu / (elapsed * 1e6), failed: churn.failed } }
 }
 
-async function runSide (side, seconds, prof, workers) {
+async function runSide (side, seconds, prof, workers, rate) {
   const execArgv = prof == null ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`, `--cpu-prof-name=churn-${side}-${Date.now()}.cpuprofile`]
-  const server = await child(SERVER, { side, protocol: PROTOCOL, workers }, execArgv)
+  const server = await child(SERVER, { side, protocol: PROTOCOL, workers, rate: rate == null ? undefined : String(rate) }, execArgv)
   // the control: a second server, which the churner floods instead of the measured one
   const decoy = await child(SERVER, { side: 'raw', protocol: PROTOCOL })
   const addr = multiaddr(server.hello.addrs[0])
@@ -152,7 +153,7 @@ async function runSide (side, seconds, prof, workers) {
       elsewhere: elsewhere.value,
       churner: churned.churner,
       churnerElsewhere: elsewhere.churner,
-      server: { served: stats.served, accept: stats.accept }
+      server: { served: stats.served, accept: stats.accept, service: stats.service }
     }
   } finally {
     await honest.stop()
@@ -190,15 +191,18 @@ export async function run ({ quick, log }) {
   const prof = flag('churn-cpu-prof')
   const workers = Number(flag('churn-workers') ?? 4)
   if (!(Number.isInteger(workers) && workers >= 1 && workers <= 256)) { throw new Error(`--churn-workers: 1 to 256, got ${flag('churn-workers')}`) }
+  const rate = flag('churn-rate') == null ? undefined : Number(flag('churn-rate'))
+  if (rate != null && !(rate > 0)) { throw new Error(`--churn-rate: a positive number or Infinity, got ${flag('churn-rate')}`) }
   const got = { stream: [], raw: [] }
 
   for (let i = 0; i < rounds; i++) {
     for (const side of interleave(i, 'stream', 'raw')) {
-      const r = await runSide(side, seconds, prof, workers)
+      const r = await runSide(side, seconds, prof, workers, rate)
       got[side].push(r)
       const f = p => `p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, ${p.rate.toFixed(0)}/s, CPU server ${(p.serverCpuShare * 100).toFixed(0)} % honest ${(p.honestCpuShare * 100).toFixed(0)} %, server loop late p99 ${p.serverLoopDelay.p99.toFixed(1)} ms max ${p.serverLoopDelay.max.toFixed(1)} ms`
       const c = k => `${r[k].opened} opens (${r[k].perSecond.toFixed(0)}/s, CPU ${(r[k].cpuShare * 100).toFixed(0)} %)`
-      log(`  ${side} round ${i + 1}/${rounds}:\n    quiet ${f(r.quiet)}\n    churn here ${f(r.churned)}; churner ${c('churner')}\n    churn at another node ${f(r.elsewhere)}; churner ${c('churnerElsewhere')}${Object.keys(r.churned.failures).length > 0 ? `\n    honest failures under churn ${JSON.stringify(r.churned.failures)}` : ''}`)
+      log(`  ${side} round ${i + 1}/${rounds}:\n    quiet ${f(r.quiet)}\n    churn here ${f(r.churned)}; churner ${c('churner')}\n    churn at another node ${f(r.elsewhere)}; churner ${c('churnerElsewhere')}
+    server: streams refused by the open rate bound ${r.server.service.rateLimited}${Object.keys(r.churned.failures).length > 0 ? `\n    honest failures under churn ${JSON.stringify(r.churned.failures)}` : ''}`)
     }
   }
 

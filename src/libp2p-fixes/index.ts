@@ -27,6 +27,7 @@
  * | `watch-data.ts` | a paused stream has no public event for the bytes it receives; its class's `onData` (not public API) is hooked to tell the backlog | a stream reports what it buffers while paused |
  * | `window.ts` | js-yamux grows a stream's window to 16 MiB, beyond libp2p's 4 MiB read buffer limit, so a paused stream can hold 16 MiB or be reset for it | the window and the read buffer limit agree |
  * | `reset-code.ts` | js-yamux (`@libp2p/yamux` 8.0.3) resets with code 0 and drops the code of a reset it receives; go-libp2p sends and reads one (libp2p/specs#622) | js-yamux sends the code given to `abort()` and reports the one it receives |
+ * | `new-streams.ts` | no hook between the muxer's new inbound stream and the negotiation, where a peer that opens and resets streams spends the listener's time; the muxer's `safeDispatchEvent('stream')` is wrapped per connection | libp2p gates new inbound streams |
  * | `early-streams.ts` | more than 10 streams opened before the listener finished setting up a connection abort it (`maxEarlyStreams`) | early streams wait instead of aborting the connection |
  * | `lazy-select.ts` (with `lazy-handshake.ts`, `lazy-methods.ts`, `lazy-answers.ts`) | `@libp2p/multistream-select` 7.0.28 ignores `negotiateFully: false` and waits a round trip before the first write; the lazy path opens on `connection.muxer` and reads the answers in the stream's `onData()` | `negotiateFully: false` pipelines the first write again |
  */
@@ -49,6 +50,8 @@ import type { Connection, NewStreamOptions, Stream } from '@libp2p/interface'
 export { compactWhilePaused, stopCompacting } from './compact-read-buffer.ts'
 export type { ReadBufferCompactor } from './compact-read-buffer.ts'
 export { isProven } from './early-streams.ts'
+export { gateNewStreams } from './new-streams.ts'
+export type { StreamGate } from './new-streams.ts'
 export { canOpenLazily } from './lazy-select.ts'
 export type { LazyComponents } from './lazy-select.ts'
 export { remoteReset, resetWithCode } from './reset-code.ts'

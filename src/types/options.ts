@@ -18,6 +18,22 @@ export interface StreamComponents {
   metrics?: Metrics
   /** Told of a protocol a lazily opened stream agreed on, as libp2p does after a negotiation */
   peerStore?: PeerStore
+  /** Announces each new connection, so its new streams can be held to `maxInboundStreamRate` */
+  events?: ConnectionEvents
+}
+
+/** `stats()` of the service: what its node-wide bounds did */
+export interface ServiceStats {
+  /** Inbound streams reset before negotiation by `maxInboundStreamRate`, since the node started */
+  rateLimited: number
+  /** Network groups whose open rate is being tracked (those that opened streams lately) */
+  rateGroups: number
+}
+
+/** The part of the node's event target the service listens to */
+export interface ConnectionEvents {
+  addEventListener(type: 'connection:open', listener: (evt: CustomEvent<Connection>) => void): void
+  removeEventListener(type: 'connection:open', listener: (evt: CustomEvent<Connection>) => void): void
 }
 
 /**
@@ -49,6 +65,28 @@ export interface StreamInit {
    * @default 256 KiB (see `DEFAULT_MAX_READ_AHEAD`)
    */
   maxReadAhead?: number
+
+  /**
+   * Inbound streams each network group (an IPv4 /24, an IPv6 /48, a relay's
+   * address: see `docs/security.md`) may open on this node per second, on
+   * any protocol, averaged over `inboundStreamBurst` streams. A stream over
+   * it is reset before it is negotiated, with go-libp2p's `RATE_LIMITED`
+   * code (0x1003: the opener gets a `RemoteResetError`); the stream's
+   * connection and its other streams are left alone. Counted in the
+   * service's `stats().rateLimited` and the metric
+   * `libp2p_stream_rate_limited_total`. `Infinity` turns the bound off.
+   *
+   * @default 500 (see `DEFAULT_MAX_INBOUND_STREAM_RATE`)
+   */
+  maxInboundStreamRate?: number
+
+  /**
+   * Streams a network group may open at once, after a quiet spell, before
+   * `maxInboundStreamRate` holds it back.
+   *
+   * @default 1000 (see `DEFAULT_INBOUND_STREAM_BURST`)
+   */
+  inboundStreamBurst?: number
 }
 
 /**

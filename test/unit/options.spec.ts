@@ -1,13 +1,19 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT } from '../../src/constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_INBOUND_STREAM_BURST, DEFAULT_MAX_INBOUND_STREAM_RATE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT } from '../../src/constants.ts'
 import { stream } from '../../src/index.ts'
 import { checkRuntime, resolveAccept, resolveInit, resolveOpen } from '../../src/options.ts'
 import { randomPeerId } from '../fixtures/peer-id.ts'
 import type { ResolvedInit } from '../../src/options.ts'
 import type { PeerId } from '@libp2p/interface'
 
-const INIT: ResolvedInit = { backlog: DEFAULT_BACKLOG, maxOutboundStreams: DEFAULT_MAX_OUTBOUND_STREAMS, maxReadAhead: DEFAULT_MAX_READ_AHEAD }
+const INIT: ResolvedInit = {
+  backlog: DEFAULT_BACKLOG,
+  maxOutboundStreams: DEFAULT_MAX_OUTBOUND_STREAMS,
+  maxReadAhead: DEFAULT_MAX_READ_AHEAD,
+  maxInboundStreamRate: DEFAULT_MAX_INBOUND_STREAM_RATE,
+  inboundStreamBurst: DEFAULT_INBOUND_STREAM_BURST
+}
 const P = '/test/options/1.0.0'
 
 /** Expects `run` to throw an InvalidParametersError whose message names `parameter` */
@@ -53,12 +59,14 @@ describe('unit: option resolution', () => {
 
   describe('resolveInit', () => {
     it('fills in the defaults for missing init', () => {
-      expect(resolveInit(undefined)).to.deep.equal({ backlog: DEFAULT_BACKLOG, maxOutboundStreams: 1000, maxReadAhead: 256 * 1024 })
+      expect(resolveInit(undefined)).to.deep.equal({ backlog: DEFAULT_BACKLOG, maxOutboundStreams: 1000, maxReadAhead: 256 * 1024, maxInboundStreamRate: 500, inboundStreamBurst: 1000 })
       expect(resolveInit({})).to.deep.equal(INIT)
     })
 
     it('keeps what is given, a backlog of 0 included', () => {
-      expect(resolveInit({ backlog: 0, maxOutboundStreams: 5, maxReadAhead: 1 })).to.deep.equal({ backlog: 0, maxOutboundStreams: 5, maxReadAhead: 1 })
+      const given = { backlog: 0, maxOutboundStreams: 5, maxReadAhead: 1, maxInboundStreamRate: 0.5, inboundStreamBurst: 1 }
+      expect(resolveInit(given)).to.deep.equal(given)
+      expect(resolveInit({ maxInboundStreamRate: Infinity }).maxInboundStreamRate).to.equal(Infinity)
     })
 
     const bad: Array<[string, unknown, string]> = [
@@ -68,7 +76,10 @@ describe('unit: option resolution', () => {
       ['a fractional backlog', { backlog: 2.5 }, 'init.backlog'],
       ['a zero maxOutboundStreams', { maxOutboundStreams: 0 }, 'init.maxOutboundStreams'],
       ['a zero maxReadAhead', { maxReadAhead: 0 }, 'init.maxReadAhead'],
-      ['a string maxOutboundStreams', { maxOutboundStreams: '9' }, 'init.maxOutboundStreams']
+      ['a string maxOutboundStreams', { maxOutboundStreams: '9' }, 'init.maxOutboundStreams'],
+      ['a zero maxInboundStreamRate', { maxInboundStreamRate: 0 }, 'init.maxInboundStreamRate'],
+      ['a NaN maxInboundStreamRate', { maxInboundStreamRate: NaN }, 'init.maxInboundStreamRate'],
+      ['a zero inboundStreamBurst', { inboundStreamBurst: 0 }, 'init.inboundStreamBurst']
     ]
 
     for (const [name, init, parameter] of bad) {
