@@ -1,5 +1,5 @@
 import { InvalidParametersError, isPeerId } from '@libp2p/interface'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_INBOUND_STREAM_BURST, DEFAULT_MAX_INBOUND_STREAM_RATE, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT, MIN_NODE_VERSION } from './constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_INBOUND_STREAM_RATE, DEFAULT_LANE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT, MIN_NODE_VERSION } from './constants.ts'
 import { UnsupportedRuntimeError } from './errors.ts'
 import { validateCount, validateFlag, validateFunction, validateOptions, validateProtocols, validateRate, validateSignal, validateTarget, validateTimeout } from './validate.ts'
 import type { AcceptOptions, LaneOptions, OpenStreamOptions, StreamInit } from './types/options.ts'
@@ -53,8 +53,7 @@ export function resolveInit (init: unknown): ResolvedInit {
     backlog: validateCount(options.backlog, 'init.backlog', DEFAULT_BACKLOG),
     maxOutboundStreams: validateCount(options.maxOutboundStreams, 'init.maxOutboundStreams', DEFAULT_MAX_OUTBOUND_STREAMS, 1),
     maxReadAhead: validateCount(options.maxReadAhead, 'init.maxReadAhead', DEFAULT_MAX_READ_AHEAD, 1),
-    maxInboundStreamRate: validateRate(options.maxInboundStreamRate, 'init.maxInboundStreamRate', DEFAULT_MAX_INBOUND_STREAM_RATE),
-    inboundStreamBurst: validateCount(options.inboundStreamBurst, 'init.inboundStreamBurst', DEFAULT_INBOUND_STREAM_BURST, 1)
+    maxInboundStreamRate: validateRate(options.maxInboundStreamRate, 'init.maxInboundStreamRate', DEFAULT_MAX_INBOUND_STREAM_RATE)
   }
 }
 

@@ -34,7 +34,7 @@ export class Registry {
     this.log = components.logger.forComponent('libp2p:stream')
     this.metrics = new StreamMetrics(components.metrics)
     this.init = init
-    this.openRate = new OpenRateLimit(init.maxInboundStreamRate, init.inboundStreamBurst, this.log, this.metrics)
+    this.openRate = new OpenRateLimit(init.maxInboundStreamRate, this.log, this.metrics)
   }
 
   get isRunning (): boolean {

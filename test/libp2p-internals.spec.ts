@@ -104,4 +104,44 @@ describe(`libp2p internals the workarounds rely on (installed: @libp2p/yamux ${i
     expect(hasMethod(muxer, 'handleStreamMessage'), 'YamuxMuxer.handleStreamMessage').to.be.true()
     expect(muxer.streams, 'YamuxMuxer.streams').to.be.an('array').that.includes(opened)
   })
+
+  it('reset-code.ts: a yamux muxer opens through createStream(), keeping the symbol keys of the options it is given', async () => {
+    const [connection] = dialer.getConnections(listener.peerId)
+    const muxer = (connection as any).muxer
+    const key = Symbol('kept')
+    const seen: unknown[] = []
+    const createStream = muxer.createStream
+
+    expect(hasMethod(muxer, 'createStream'), 'YamuxMuxer.createStream').to.be.true()
+    muxer.createStream = function (options: any) { seen.push(options?.[key]); return createStream.call(this, options) }
+
+    try {
+      const stream = await connection.newStream(protocol, { [key]: 'here' } as any)
+      stream.abort(new Error('done'))
+    } finally {
+      muxer.createStream = createStream
+    }
+
+    expect(seen, 'connection.newStream passes its options on to muxer.createStream').to.deep.equal(['here'])
+  })
+
+  it('new-streams.ts: a muxer announces each new inbound stream through safeDispatchEvent(\'stream\', { detail })', async () => {
+    const [connection] = listener.getConnections(dialer.peerId)
+    const muxer = (connection as any).muxer
+    const announced: unknown[] = []
+    const safeDispatchEvent = muxer.safeDispatchEvent
+
+    expect(hasMethod(muxer, 'safeDispatchEvent'), 'YamuxMuxer.safeDispatchEvent').to.be.true()
+    muxer.safeDispatchEvent = function (type: string, detail: any) { if (type === 'stream') { announced.push(detail?.detail) } return safeDispatchEvent.call(this, type, detail) }
+
+    try {
+      const stream = await dialer.dialProtocol(listener.peerId, protocol)
+      stream.abort(new Error('done'))
+    } finally {
+      muxer.safeDispatchEvent = safeDispatchEvent
+    }
+
+    expect(announced, 'one stream announced').to.have.lengthOf(1)
+    expect(announced[0], 'the new inbound stream').to.have.property('direction', 'inbound')
+  })
 })

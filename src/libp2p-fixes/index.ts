@@ -54,12 +54,15 @@ export { gateNewStreams } from './new-streams.ts'
 export type { StreamGate } from './new-streams.ts'
 export { canOpenLazily } from './lazy-select.ts'
 export type { LazyComponents } from './lazy-select.ts'
-export { remoteReset, resetWithCode } from './reset-code.ts'
+export { OPENING, openingReset, remoteReset, resetWithCode } from './reset-code.ts'
+export type { Opening } from './reset-code.ts'
 export { receivable } from './window.ts'
 
 /**
  * Opens a stream for `protocols` on `connection` (see `early-streams.ts`),
- * reading the codes of resets on the connection (see `reset-code.ts`).
+ * reading the codes of resets on the connection (see `reset-code.ts`): with
+ * an `Opening` under `OPENING` in `options`, a failed open can be asked for
+ * the code its stream was reset with (`openingReset`).
  */
 export function openAfterFirstStream (connection: Connection, options: NewStreamOptions & { signal: AbortSignal }, protocols: string[]): Promise<Stream> {
   readResetCodes(connection)

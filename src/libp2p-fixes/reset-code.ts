@@ -28,6 +28,19 @@ import type { Connection, Stream } from '@libp2p/interface'
 const WINDOW_UPDATE = 1
 const RST = 8
 
+/**
+ * A key for the options of an open (`connection.newStream`): the muxer's
+ * `createStream` puts the stream it made in the {@link Opening} under it,
+ * so that an open that fails while negotiating can tell a reset that said
+ * why (a listener's rate limit) from any other.
+ */
+export const OPENING = Symbol('libp2p-stream.opening')
+
+/** Where an open's stream is put, under {@link OPENING} */
+export interface Opening {
+  stream?: Stream
+}
+
 /** Streams to reset with a code, and the code */
 const sendCodes = new WeakMap<object, number>()
 /** Streams whose remote reset them with a non-zero code, and the code */
@@ -77,7 +90,18 @@ export function readResetCodes (connection: Connection): void {
   }
 
   install(muxer, 'handleStreamMessage', wrapHandleStreamMessage)
+  install(muxer, 'createStream', wrapCreateStream)
   reading.add(muxer)
+}
+
+/**
+ * The error for an open on a connection passed to `readResetCodes`, with
+ * `opening` under {@link OPENING} in its options, that failed while
+ * negotiating: a `RemoteResetError` when the remote reset the stream with a
+ * code, otherwise `undefined`.
+ */
+export function openingReset (opening: Opening): RemoteResetError | undefined {
+  return opening.stream == null ? undefined : remoteReset(opening.stream)
 }
 
 /**
@@ -106,6 +130,25 @@ function wrapSendReset (sendReset: (this: Stream, err: Error) => void): (this: S
     }
 
     this.sendFrame({ type: WINDOW_UPDATE, flag: RST, streamID: this.streamId, length: code })
+  }
+}
+
+type CreateStream = (this: unknown, options?: Record<PropertyKey, unknown>) => Promise<Stream>
+
+function wrapCreateStream (createStream: CreateStream): CreateStream {
+  return function (this: unknown, options?: Record<PropertyKey, unknown>): Promise<Stream> {
+    const opening = options?.[OPENING] as Opening | undefined
+    const created = createStream.call(this, options)
+
+    // any other open gets the muxer's own promise
+    if (opening == null) {
+      return created
+    }
+
+    return created.then(stream => {
+      opening.stream = stream
+      return stream
+    })
   }
 }
 

@@ -1,8 +1,9 @@
 import { NotStartedError, isPeerId } from '@libp2p/interface'
-import { canOpenLazily, fixStream, isProven, openAfterFirstStream, openLazily } from '../libp2p-fixes/index.ts'
+import { canOpenLazily, fixStream, isProven, OPENING, openAfterFirstStream, openingReset, openLazily } from '../libp2p-fixes/index.ts'
 import { resolveOpen } from '../options.ts'
 import { Deadline } from './deadline.ts'
 import { abortError, explain, isFinal, notTaken } from './open-errors.ts'
+import type { Opening } from '../libp2p-fixes/index.ts'
 import type { Registry } from '../registry.ts'
 import type { AbortError, Connection, DialTarget, NewStreamOptions, Stream } from '@libp2p/interface'
 
@@ -64,13 +65,21 @@ export async function openStream (registry: Registry, target: unknown, protocol:
         return await lazy
       }
 
-      const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully, onProgress }
+      const opening: Opening = {}
+      const newStreamOptions = { signal: controller.signal, maxOutboundStreams, runOnLimitedConnection, negotiateFully, onProgress, [OPENING]: opening }
       let stream: Stream
 
       try {
         // waits for multistream-select to agree on a protocol
         stream = await openAfterFirstStream(connection, newStreamOptions, protocols)
       } catch (err: any) {
+        // a reset that said why, such as the listener's rate limit, during the negotiation
+        const said = openingReset(opening)
+
+        if (said != null) {
+          throw said
+        }
+
         stream = await reopen(err, registry, connection, given == null && reused != null, dialTarget, newStreamOptions, protocols)
       }
 

@@ -67,26 +67,20 @@ export interface StreamInit {
   maxReadAhead?: number
 
   /**
-   * Inbound streams each network group (an IPv4 /24, an IPv6 /48, a relay's
-   * address: see `docs/security.md`) may open on this node per second, on
-   * any protocol, averaged over `inboundStreamBurst` streams. A stream over
-   * it is reset before it is negotiated, with go-libp2p's `RATE_LIMITED`
+   * Inbound streams each connection may open on this node per second, on
+   * any protocol; the connections of one network group (an IPv4 /24, an
+   * IPv6 /48, a relay's address: see `docs/security.md`) four times that
+   * together. After a quiet spell, two seconds' worth may be opened at once.
+   * A stream over it is reset before it is negotiated, with go-libp2p's
+   * `RATE_LIMITED`
    * code (0x1003: the opener gets a `RemoteResetError`); the stream's
    * connection and its other streams are left alone. Counted in the
    * service's `stats().rateLimited` and the metric
    * `libp2p_stream_rate_limited_total`. `Infinity` turns the bound off.
    *
-   * @default 500 (see `DEFAULT_MAX_INBOUND_STREAM_RATE`)
+   * @default 1000 (see `DEFAULT_MAX_INBOUND_STREAM_RATE`)
    */
   maxInboundStreamRate?: number
-
-  /**
-   * Streams a network group may open at once, after a quiet spell, before
-   * `maxInboundStreamRate` holds it back.
-   *
-   * @default 1000 (see `DEFAULT_INBOUND_STREAM_BURST`)
-   */
-  inboundStreamBurst?: number
 }
 
 /**

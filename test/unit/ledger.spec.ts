@@ -20,6 +20,9 @@ function recordingMetrics (): { metrics: Metrics, counted: string[] } {
   const metrics = {
     registerCounterGroup: (name: string) => ({
       increment: (labels: Record<string, boolean>) => { counted.push(...Object.keys(labels).map(label => `${name}:${label}`)) }
+    }),
+    registerCounter: (name: string) => ({
+      increment: () => { counted.push(name) }
     })
   } as unknown as Metrics
 

@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_INBOUND_STREAM_BURST, DEFAULT_MAX_INBOUND_STREAM_RATE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT } from '../../src/constants.ts'
+import { DEFAULT_BACKLOG, DEFAULT_INBOUND_HEADROOM, DEFAULT_MAX_INBOUND_STREAM_RATE, DEFAULT_MAX_OUTBOUND_STREAMS, DEFAULT_MAX_QUEUE_AGE, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_READ_AHEAD, DEFAULT_NEGOTIATION_TIMEOUT, DEFAULT_OPEN_TIMEOUT } from '../../src/constants.ts'
 import { stream } from '../../src/index.ts'
 import { checkRuntime, resolveAccept, resolveInit, resolveOpen } from '../../src/options.ts'
 import { randomPeerId } from '../fixtures/peer-id.ts'
@@ -11,8 +11,7 @@ const INIT: ResolvedInit = {
   backlog: DEFAULT_BACKLOG,
   maxOutboundStreams: DEFAULT_MAX_OUTBOUND_STREAMS,
   maxReadAhead: DEFAULT_MAX_READ_AHEAD,
-  maxInboundStreamRate: DEFAULT_MAX_INBOUND_STREAM_RATE,
-  inboundStreamBurst: DEFAULT_INBOUND_STREAM_BURST
+  maxInboundStreamRate: DEFAULT_MAX_INBOUND_STREAM_RATE
 }
 const P = '/test/options/1.0.0'
 
@@ -59,12 +58,12 @@ describe('unit: option resolution', () => {
 
   describe('resolveInit', () => {
     it('fills in the defaults for missing init', () => {
-      expect(resolveInit(undefined)).to.deep.equal({ backlog: DEFAULT_BACKLOG, maxOutboundStreams: 1000, maxReadAhead: 256 * 1024, maxInboundStreamRate: 500, inboundStreamBurst: 1000 })
+      expect(resolveInit(undefined)).to.deep.equal({ backlog: DEFAULT_BACKLOG, maxOutboundStreams: 1000, maxReadAhead: 256 * 1024, maxInboundStreamRate: 1000 })
       expect(resolveInit({})).to.deep.equal(INIT)
     })
 
     it('keeps what is given, a backlog of 0 included', () => {
-      const given = { backlog: 0, maxOutboundStreams: 5, maxReadAhead: 1, maxInboundStreamRate: 0.5, inboundStreamBurst: 1 }
+      const given = { backlog: 0, maxOutboundStreams: 5, maxReadAhead: 1, maxInboundStreamRate: 0.5 }
       expect(resolveInit(given)).to.deep.equal(given)
       expect(resolveInit({ maxInboundStreamRate: Infinity }).maxInboundStreamRate).to.equal(Infinity)
     })
@@ -78,8 +77,7 @@ describe('unit: option resolution', () => {
       ['a zero maxReadAhead', { maxReadAhead: 0 }, 'init.maxReadAhead'],
       ['a string maxOutboundStreams', { maxOutboundStreams: '9' }, 'init.maxOutboundStreams'],
       ['a zero maxInboundStreamRate', { maxInboundStreamRate: 0 }, 'init.maxInboundStreamRate'],
-      ['a NaN maxInboundStreamRate', { maxInboundStreamRate: NaN }, 'init.maxInboundStreamRate'],
-      ['a zero inboundStreamBurst', { inboundStreamBurst: 0 }, 'init.inboundStreamBurst']
+      ['a NaN maxInboundStreamRate', { maxInboundStreamRate: NaN }, 'init.maxInboundStreamRate']
     ]
 
     for (const [name, init, parameter] of bad) {
