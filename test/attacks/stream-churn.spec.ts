@@ -83,7 +83,7 @@ describe('attack: stream churn (open and reset as fast as possible)', function (
     await Promise.all([listener, churner, honest].filter(node => node != null).map(async node => node.stop()))
   })
 
-  it(`lets a churning network group negotiate at most ${BURST} + ${RATE}/s streams, refuses the rest with RATE_LIMITED before negotiation, and keeps serving an honest peer from another group`, async () => {
+  it(`lets a churning connection negotiate at most ${BURST} + ${RATE}/s streams, refuses the rest with RATE_LIMITED before negotiation, and keeps serving an honest peer from another group`, async () => {
     await start({ maxInboundStreamRate: RATE })
     const incoming = listener.services.stream.newControl().accept(PROTOCOL)
     const serving = serveEach(incoming, async ({ stream }) => { await echo(stream) }, () => {})
@@ -120,6 +120,7 @@ describe('attack: stream churn (open and reset as fast as possible)', function (
 
     const allowed = BURST + RATE * result.elapsed / 1000
     const stats = listener.services.stream.stats()
+    console.info(`      in ${(result.elapsed / 1000).toFixed(1)} s the churner negotiated ${result.negotiated} streams (at most ${allowed.toFixed(0)}), ${result.refused} refused with 0x1003; the honest peer made ${exchanges.done} exchanges, ${exchanges.failed.length} failed`)
 
     expect(result.other, 'every failed open was the listener\'s refusal, a RemoteResetError with code 0x1003').to.deep.equal({})
     expect(result.refused, 'opens refused').to.be.greaterThan(0)
