@@ -14,8 +14,11 @@ describe('fairness between peers', () => {
   let other: Node
 
   // TCP: over the memory transport a flood runs as one long chain of
-  // microtasks in this process and starves the consumer's timers
-  clusterPerTest('tcp', 2, cluster => { ({ listener, dialers: [flooder, other] } = cluster) })
+  // microtasks in this process and starves the consumer's timers. The bound
+  // on the open rate would refuse most of a flood before it reaches the
+  // backlog (test/attacks/stream-churn.spec.ts); these are tests of the
+  // backlog, so it is off
+  clusterPerTest('tcp', 2, cluster => { ({ listener, dialers: [flooder, other] } = cluster) }, { maxInboundStreamRate: Infinity })
 
   async function open (node: Node): Promise<Opened> {
     return openOrDropped(async () => node.services.stream.newControl().openStream(listener.peerId, PROTOCOL))
@@ -126,12 +129,10 @@ describe('fairness between peers', () => {
     }
     await flooded
 
-    // the flood is over the connection's open rate too: the rest was refused before negotiation
-    const { rateLimited } = listener.services.stream.stats()
     expect(sent).to.be.greaterThan(10)
     expect(accepted.other).to.equal(sent)
-    expect(incoming.dropped + rateLimited).to.be.greaterThan(9_000)
-    expect(accepted.flooder + incoming.dropped + incoming.queued + rateLimited).to.equal(10_000)
+    expect(incoming.dropped).to.be.greaterThan(9_000)
+    expect(accepted.flooder + incoming.dropped + incoming.queued).to.equal(10_000)
     incoming.close()
     await consumer
   })

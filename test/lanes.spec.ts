@@ -15,7 +15,9 @@ describe('lanes', () => {
   let trusted: Node
   let stranger: Node
 
-  clusterPerTest('tcp', 2, cluster => { ({ listener, dialers: [trusted, stranger] } = cluster) })
+  // the bound on the open rate would refuse most of a flood before it reaches
+  // a lane (test/attacks/stream-churn.spec.ts); these are tests of lanes, so it is off
+  clusterPerTest('tcp', 2, cluster => { ({ listener, dialers: [trusted, stranger] } = cluster) }, { maxInboundStreamRate: Infinity })
 
   async function open (node: Node): Promise<Opened> {
     return openOrDropped(async () => node.services.stream.newControl().openStream(listener.peerId, PROTOCOL))
@@ -86,15 +88,12 @@ describe('lanes', () => {
     }
     await flooded
 
-    // the flood is over its connection's open rate too: the rest was refused
-    // before negotiation, and never the trusted peer's, though it comes from the same network
     const stats = incoming.stats()
-    const { rateLimited } = listener.services.stream.stats()
     expect(sent).to.be.greaterThan(10)
     expect(stats.lanes.trusted.accepted).to.equal(sent)
     expect(stats.lanes.trusted.dropped).to.equal(0)
-    expect(stats.lanes.public.dropped + rateLimited).to.be.greaterThan(9_000)
-    expect(stats.lanes.public.accepted + stats.lanes.public.dropped + stats.lanes.public.queued + rateLimited).to.equal(10_000)
+    expect(stats.lanes.public.dropped).to.be.greaterThan(9_000)
+    expect(stats.lanes.public.accepted + stats.lanes.public.dropped + stats.lanes.public.queued).to.equal(10_000)
 
     incoming.close()
     await Promise.all([trustedWorker, publicWorker])

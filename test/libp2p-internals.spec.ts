@@ -125,7 +125,32 @@ describe(`libp2p internals the workarounds rely on (installed: @libp2p/yamux ${i
     expect(seen, 'connection.newStream passes its options on to muxer.createStream').to.deep.equal(['here'])
   })
 
-  it('new-streams.ts: a muxer announces each new inbound stream through safeDispatchEvent(\'stream\', { detail })', async () => {
+  it('new-streams.ts: a yamux muxer calls incomingStream(id) for a new inbound stream before the stream exists, and has sendFrame() and an earlyStreams list', async () => {
+    const [connection] = listener.getConnections(dialer.peerId)
+    const muxer = (connection as any).muxer
+    const seen: Array<{ id: number, existed: boolean }> = []
+    const incomingStream = muxer.incomingStream
+
+    expect(hasMethod(muxer, 'incomingStream'), 'YamuxMuxer.incomingStream').to.be.true()
+    expect(hasMethod(muxer, 'sendFrame'), 'YamuxMuxer.sendFrame').to.be.true()
+    expect(muxer.earlyStreams, 'AbstractStreamMuxer.earlyStreams').to.be.an('array')
+    muxer.incomingStream = function (id: number) {
+      seen.push({ id, existed: muxer.streams.some((s: any) => s.streamId === id) })
+      return incomingStream.call(this, id)
+    }
+
+    try {
+      const stream = await dialer.dialProtocol(listener.peerId, protocol)
+      stream.abort(new Error('done'))
+    } finally {
+      muxer.incomingStream = incomingStream
+    }
+
+    expect(seen, 'called once, before the stream was made').to.have.lengthOf(1)
+    expect(seen[0].existed).to.be.false()
+  })
+
+  it('new-streams.ts: other muxers announce each new inbound stream through safeDispatchEvent(\'stream\', { detail }) (checked on yamux, which inherits it)', async () => {
     const [connection] = listener.getConnections(dialer.peerId)
     const muxer = (connection as any).muxer
     const announced: unknown[] = []

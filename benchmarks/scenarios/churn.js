@@ -183,16 +183,21 @@ function writeMarkdown (got, { phases: PHASES, rounds, seconds, workers, log }) 
   log(`\n${md}\n  (written to ${out})`)
 }
 
-export async function run ({ quick, log }) {
+// The scenario's flags, checked
+function readFlags (quick) {
   const seconds = Number(flag('churn-seconds') ?? (quick ? 2 : 8))
   if (!(seconds > 0 && seconds <= 60)) { throw new Error(`--churn-seconds: between 0 and 60, got ${flag('churn-seconds')}`) }
   const rounds = Number(flag('churn-rounds') ?? (quick ? 1 : 2))
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 10)) { throw new Error(`--churn-rounds: 1 to 10, got ${flag('churn-rounds')}`) }
-  const prof = flag('churn-cpu-prof')
   const workers = Number(flag('churn-workers') ?? 4)
   if (!(Number.isInteger(workers) && workers >= 1 && workers <= 256)) { throw new Error(`--churn-workers: 1 to 256, got ${flag('churn-workers')}`) }
   const rate = flag('churn-rate') == null ? undefined : Number(flag('churn-rate'))
   if (rate != null && !(rate > 0)) { throw new Error(`--churn-rate: a positive number or Infinity, got ${flag('churn-rate')}`) }
+  return { seconds, rounds, workers, rate, prof: flag('churn-cpu-prof') }
+}
+
+export async function run ({ quick, log }) {
+  const { seconds, rounds, workers, rate, prof } = readFlags(quick)
   const got = { stream: [], raw: [] }
 
   for (let i = 0; i < rounds; i++) {

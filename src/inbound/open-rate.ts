@@ -1,9 +1,9 @@
-import { gateNewStreams, resetWithCode } from '../libp2p-fixes/index.ts'
+import { gateNewStreams } from '../libp2p-fixes/index.ts'
 import { LIBP2P_RESET_CODES } from '../reset-codes.ts'
 import { networkGroup } from './network-group.ts'
 import type { StreamMetrics } from '../metrics.ts'
 import type { ConnectionEvents } from '../types/options.ts'
-import type { Connection, Logger, Stream } from '@libp2p/interface'
+import type { Connection, Logger } from '@libp2p/interface'
 
 /**
  * The node-wide bound on how fast inbound streams may be opened, on any
@@ -17,7 +17,8 @@ import type { Connection, Logger, Stream } from '@libp2p/interface'
  * multiplied an honest peer's p99 by ten (`benchmarks/scenarios/churn.js`). A
  * stream over the bound is reset at once with go-libp2p's `RATE_LIMITED`
  * code (0x1003), so its opener gets a `RemoteResetError` and nothing is
- * negotiated: a refusal costs the listener a yamux frame each way.
+ * negotiated: over yamux the stream is refused at its first frame, before
+ * the muxer makes a stream of it (`libp2p-fixes/new-streams.ts`).
  *
  * Per connection, so that a flooding peer does not take the rate of an
  * honest peer in its network (a trusted peer next to it keeps being
@@ -81,13 +82,13 @@ export class OpenRateLimit {
   }
 
   private watch (connection: Connection): void {
-    if (!gateNewStreams(connection, (stream, conn) => this.admit(stream, conn))) {
+    if (!gateNewStreams(connection, conn => this.admit(conn), LIBP2P_RESET_CODES.RATE_LIMITED, RATE_LIMITED)) {
       this.log('stream open rate not bounded on %a: its muxer cannot be gated', connection.remoteAddr)
     }
   }
 
-  /** Takes a token from the stream's connection and its network group, or refuses the stream */
-  admit (stream: Stream, connection: Connection, now = performance.now()): boolean {
+  /** Takes a token for a new stream from its connection and its network group, or says it is refused (and counts it) */
+  admit (connection: Connection, now = performance.now()): boolean {
     if (this.events == null) {
       return true
     }
@@ -122,7 +123,6 @@ export class OpenRateLimit {
     }
 
     this.metrics.onRateLimited()
-    resetWithCode(stream, LIBP2P_RESET_CODES.RATE_LIMITED, RATE_LIMITED)
 
     return false
   }
@@ -154,7 +154,7 @@ const LOG_EVERY = 1000
 /** Group buckets kept before the first sweep */
 const MIN_SWEEP = 64
 
-/** The reason given to `abort()` for a refused stream (only the local side sees it; the opener gets the code) */
+/** The reason given to `abort()` for a refused stream that was made before it was refused (not over yamux): only the local side sees it, the opener gets the code */
 const RATE_LIMITED = Object.assign(new Error('Inbound stream refused: its connection or network group opens streams faster than maxInboundStreamRate allows'), { name: 'RateLimitedError' })
 
 interface Bucket {

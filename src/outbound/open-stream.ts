@@ -73,14 +73,7 @@ export async function openStream (registry: Registry, target: unknown, protocol:
         // waits for multistream-select to agree on a protocol
         stream = await openAfterFirstStream(connection, newStreamOptions, protocols)
       } catch (err: any) {
-        // a reset that said why, such as the listener's rate limit, during the negotiation
-        const said = openingReset(opening)
-
-        if (said != null) {
-          throw said
-        }
-
-        stream = await reopen(err, registry, connection, given == null && reused != null, dialTarget, newStreamOptions, protocols)
+        stream = await reopen(err, opening, registry, connection, given == null && reused != null, dialTarget, newStreamOptions, protocols)
       }
 
       // the remote may reset a stream it cannot take (a full backlog) as soon
@@ -135,12 +128,19 @@ function openLazilyIfAble (registry: Registry, connection: Connection, protocols
 }
 
 /**
- * What to do when negotiating on `connection` failed with `err`: libp2p can
- * still list a connection whose muxer has just closed, so one that was
- * `found` (not given, not dialled) gets one fresh dial; anything else is
- * thrown as it is.
+ * What to do when negotiating on `connection` failed with `err`: a reset
+ * that said why (such as the listener's rate limit) is the
+ * `RemoteResetError` it makes; libp2p can still list a connection whose
+ * muxer has just closed, so one that was `found` (not given, not dialled)
+ * gets one fresh dial; anything else is thrown as it is.
  */
-async function reopen (err: any, registry: Registry, connection: Connection, found: boolean, target: DialTarget, options: NewStreamOptions & { signal: AbortSignal }, protocols: string[]): Promise<Stream> {
+async function reopen (err: any, opening: Opening, registry: Registry, connection: Connection, found: boolean, target: DialTarget, options: NewStreamOptions & { signal: AbortSignal }, protocols: string[]): Promise<Stream> {
+  const said = openingReset(opening)
+
+  if (said != null) {
+    throw said
+  }
+
   if (!found || !isClosed(err) || options.signal.aborted) {
     throw err
   }
