@@ -247,3 +247,47 @@ for (const transport of TRANSPORTS) {
     })
   }
 }
+
+// a peer of another implementation opening faster than the listener's bound:
+// refused at the first yamux frame, which go-libp2p reads as a StreamError
+for (const implementation of ['go', 'rust'] as const) {
+  describe(`interop over ${TRANSPORT_LABELS.tcp}: ${peerLabel(implementation)} opens faster than maxInboundStreamRate`, function () {
+    this.timeout(60_000)
+    let node: Node
+
+    before(async () => {
+      // one stream a second, two at once: the peer's burst of 10 (and its identify stream) is over it
+      node = await createInteropNode('tcp', { maxInboundStreamRate: 1 })
+    })
+
+    after(async () => {
+      await node?.stop()
+    })
+
+    // rust-libp2p's multistream-select reads a reset during negotiation as a refusal of the protocol
+    const refusal = implementation === 'go' ? 'reset' : 'unsupported'
+
+    it(`sees its streams over the bound ${implementation === 'go' ? 'reset with code 0x1003 (network.StreamError RATE_LIMITED)' : 'fail as UnsupportedProtocol (a reset during negotiation)'}, not hung, and the listener counts them`, async () => {
+      const incoming = node.services.stream.newControl().accept(BACKLOG)
+      const peer = await startPeer(implementation, ['dial', node.getMultiaddrs()[0].toString(), 'backlog', '--transport', 'tcp'])
+
+      try {
+        const result = await peer.result()
+        expect(result.ok, JSON.stringify(result)).to.be.true()
+        const refused: number = result.outcomes[refusal] ?? 0
+        expect(refused, JSON.stringify(result.details ?? result)).to.be.at.least(8)
+        expect(refused + (result.outcomes.open ?? 0), JSON.stringify(result.details ?? result)).to.equal(10)
+
+        if (implementation === 'go') {
+          expect(Object.keys(result.codes), JSON.stringify(result.codes)).to.deep.equal(['0x1003'])
+        }
+
+        expect(node.services.stream.stats().rateLimited, 'refused by the listener').to.be.at.least(refused)
+        expect(incoming.dropped, 'refused before negotiation: no accept saw them').to.equal(0)
+      } finally {
+        await peer.stop()
+        incoming.close()
+      }
+    })
+  })
+}
