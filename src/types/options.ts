@@ -32,7 +32,9 @@ export interface ServiceStats {
 
 /** The part of the node's event target the service listens to */
 export interface ConnectionEvents {
+  /** Tells `listener` of each connection the node opens or accepts */
   addEventListener(type: 'connection:open', listener: (evt: CustomEvent<Connection>) => void): void
+  /** Stops telling `listener`, when the service stops */
   removeEventListener(type: 'connection:open', listener: (evt: CustomEvent<Connection>) => void): void
 }
 
