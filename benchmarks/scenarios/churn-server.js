@@ -8,11 +8,12 @@
 // `stop`.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { serveEchoWithWorkers } from '../lib/echo-server.js'
+import { DEFAULT_MAX_INBOUND_STREAM_RATE } from '../../dist/src/index.js'
 import { createNode } from '../lib/nodes.js'
 
 const { side, protocol: PROTOCOL, workers = 4, rate } = JSON.parse(process.argv[2])
-// raw js-libp2p has no bound on the open rate; libp2p-stream's is node-wide
-const init = side === 'raw' ? { maxInboundStreamRate: Infinity } : { maxInboundStreamRate: rate == null ? undefined : Number(rate) }
+// raw js-libp2p has no bound on the open rate; libp2p-stream's default, or --churn-rate
+const init = side === 'raw' ? { maxInboundStreamRate: Infinity } : { maxInboundStreamRate: rate == null ? DEFAULT_MAX_INBOUND_STREAM_RATE : Number(rate) }
 const node = await createNode('tcp', true, undefined, undefined, init)
 const served = { taken: 0, failed: {} }
 const failed = err => { served.failed[err?.name ?? 'Error'] = (served.failed[err?.name ?? 'Error'] ?? 0) + 1 }
