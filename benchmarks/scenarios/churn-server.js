@@ -7,8 +7,8 @@
 // its event loop ran since the last `stats` in ms, the accept's stats) and
 // `stop`.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { serveEchoWithWorkers } from '../lib/echo-server.js'
 import { DEFAULT_MAX_INBOUND_STREAM_RATE } from '../../dist/src/index.js'
+import { serveEchoWithWorkers } from '../lib/echo-server.js'
 import { createNode } from '../lib/nodes.js'
 
 const { side, protocol: PROTOCOL, workers = 4, rate } = JSON.parse(process.argv[2])

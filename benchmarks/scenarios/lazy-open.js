@@ -75,8 +75,10 @@ export async function run ({ quick, log }) {
 
   const samples = quick ? 10 : 60
   const latency = { lazy: [], full: [], raw: [] }
+  const ORDERS = [['lazy', 'raw', 'full'], ['raw', 'full', 'lazy'], ['full', 'lazy', 'raw']]
   for (let i = -2; i < samples; i++) {
-    const order = i % 3 === 0 ? ['lazy', 'raw', 'full'] : i % 3 === 1 ? ['raw', 'full', 'lazy'] : ['full', 'lazy', 'raw']
+    // the warm-up rounds (i < 0) take the last order
+    const order = ORDERS[i % 3] ?? ORDERS[2]
     for (const side of order) {
       const { wall } = await timed(async () => op(side, false))
       if (i >= 0) { latency[side].push(wall / 1000) }
