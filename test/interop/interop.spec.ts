@@ -291,3 +291,47 @@ for (const implementation of ['go', 'rust'] as const) {
     })
   })
 }
+
+// the other way in (new-streams.ts): a muxer that is not yamux, QUIC's, is
+// gated as it announces each stream; QUIC carries no reset code
+describe(`interop over ${TRANSPORT_LABELS.quic}: js-libp2p opens faster than a libp2p-stream listener's maxInboundStreamRate`, function () {
+  this.timeout(60_000)
+  let listener: Node
+  let opener: Node
+
+  before(async () => {
+    listener = await createInteropNode('quic', { maxInboundStreamRate: 1 })
+    opener = await createInteropNode('quic')
+  })
+
+  after(async () => {
+    await Promise.all([opener, listener].map(async node => node?.stop()))
+  })
+
+  it('resets the streams over the bound before negotiation (OpenStreamError for the opener, not a hang), and counts them', async () => {
+    const incoming = listener.services.stream.newControl().accept(BACKLOG)
+    const control = opener.services.stream.newControl()
+    const connection = await opener.dial(listener.getMultiaddrs()[0])
+
+    try {
+      const outcomes = await Promise.all(Array.from({ length: 10 }, async () => {
+        try {
+          const stream = await control.openStream(listener.peerId, BACKLOG, { connection, signal: AbortSignal.timeout(5_000) })
+          stream.abort(new Error('done'))
+          return 'open'
+        } catch (err: any) {
+          // QUIC carries no code: multistream-select sees the reset as the end of the stream
+          return err?.name === 'OpenStreamError' ? 'refused' : `${err?.name}: ${err?.message}`
+        }
+      }))
+      const refused = outcomes.filter(outcome => outcome === 'refused').length
+
+      expect(outcomes.filter(outcome => outcome !== 'open' && outcome !== 'refused'), 'every other open failed with OpenStreamError, none hung').to.deep.equal([])
+      expect(refused, JSON.stringify(outcomes)).to.be.at.least(8)
+      expect(listener.services.stream.stats().rateLimited, 'refused by the listener').to.be.at.least(refused)
+      expect(incoming.dropped, 'refused before negotiation: no accept saw them').to.equal(0)
+    } finally {
+      incoming.close()
+    }
+  })
+})
