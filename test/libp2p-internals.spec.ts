@@ -14,6 +14,22 @@ function hasMethod (value: object, name: PropertyKey): boolean {
   return typeof Reflect.get(value, name) === 'function'
 }
 
+/**
+ * Opens a stream with `target[name]` watched (`watch` sees each call's
+ * arguments before the method runs), then resets it and puts the method back
+ */
+async function watching (target: any, name: string, watch: (...args: any[]) => void, open: () => Promise<Stream>): Promise<void> {
+  const original = target[name]
+  target[name] = function (...args: any[]) { watch(...args); return original.apply(this, args) }
+
+  try {
+    const stream = await open()
+    stream.abort(new Error('done'))
+  } finally {
+    target[name] = original
+  }
+}
+
 // The workarounds in src/libp2p-fixes/ read or replace members that are not
 // part of any package's public API. Each check below fails, naming the
 // workaround, when an installed version no longer has what it relies on.
@@ -110,17 +126,9 @@ describe(`libp2p internals the workarounds rely on (installed: @libp2p/yamux ${i
     const muxer = (connection as any).muxer
     const key = Symbol('kept')
     const seen: unknown[] = []
-    const createStream = muxer.createStream
 
     expect(hasMethod(muxer, 'createStream'), 'YamuxMuxer.createStream').to.be.true()
-    muxer.createStream = function (options: any) { seen.push(options?.[key]); return createStream.call(this, options) }
-
-    try {
-      const stream = await connection.newStream(protocol, { [key]: 'here' } as any)
-      stream.abort(new Error('done'))
-    } finally {
-      muxer.createStream = createStream
-    }
+    await watching(muxer, 'createStream', (options: any) => { seen.push(options?.[key]) }, async () => connection.newStream(protocol, { [key]: 'here' } as any))
 
     expect(seen, 'connection.newStream passes its options on to muxer.createStream').to.deep.equal(['here'])
   })
@@ -129,22 +137,13 @@ describe(`libp2p internals the workarounds rely on (installed: @libp2p/yamux ${i
     const [connection] = listener.getConnections(dialer.peerId)
     const muxer = (connection as any).muxer
     const seen: Array<{ id: number, existed: boolean }> = []
-    const incomingStream = muxer.incomingStream
 
     expect(hasMethod(muxer, 'incomingStream'), 'YamuxMuxer.incomingStream').to.be.true()
     expect(hasMethod(muxer, 'sendFrame'), 'YamuxMuxer.sendFrame').to.be.true()
     expect(muxer.earlyStreams, 'AbstractStreamMuxer.earlyStreams').to.be.an('array')
-    muxer.incomingStream = function (id: number) {
+    await watching(muxer, 'incomingStream', (id: number) => {
       seen.push({ id, existed: muxer.streams.some((s: any) => s.streamId === id) })
-      return incomingStream.call(this, id)
-    }
-
-    try {
-      const stream = await dialer.dialProtocol(listener.peerId, protocol)
-      stream.abort(new Error('done'))
-    } finally {
-      muxer.incomingStream = incomingStream
-    }
+    }, async () => dialer.dialProtocol(listener.peerId, protocol))
 
     expect(seen, 'called once, before the stream was made').to.have.lengthOf(1)
     expect(seen[0].existed).to.be.false()
@@ -154,17 +153,11 @@ describe(`libp2p internals the workarounds rely on (installed: @libp2p/yamux ${i
     const [connection] = listener.getConnections(dialer.peerId)
     const muxer = (connection as any).muxer
     const announced: unknown[] = []
-    const safeDispatchEvent = muxer.safeDispatchEvent
 
     expect(hasMethod(muxer, 'safeDispatchEvent'), 'YamuxMuxer.safeDispatchEvent').to.be.true()
-    muxer.safeDispatchEvent = function (type: string, detail: any) { if (type === 'stream') { announced.push(detail?.detail) } return safeDispatchEvent.call(this, type, detail) }
-
-    try {
-      const stream = await dialer.dialProtocol(listener.peerId, protocol)
-      stream.abort(new Error('done'))
-    } finally {
-      muxer.safeDispatchEvent = safeDispatchEvent
-    }
+    await watching(muxer, 'safeDispatchEvent', (type: string, detail: any) => {
+      if (type === 'stream') { announced.push(detail?.detail) }
+    }, async () => dialer.dialProtocol(listener.peerId, protocol))
 
     expect(announced, 'one stream announced').to.have.lengthOf(1)
     expect(announced[0], 'the new inbound stream').to.have.property('direction', 'inbound')
