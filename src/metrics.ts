@@ -46,7 +46,7 @@ export class StreamMetrics {
       help: 'openStream calls that failed, by error name'
     })
     this.rateLimited = metrics?.registerCounter('libp2p_stream_rate_limited_total', {
-      help: 'Inbound streams reset before negotiation because their network group opened streams faster than maxInboundStreamRate'
+      help: 'Inbound streams reset before negotiation because their connection or network group opened streams faster than maxInboundStreamRate allows'
     })
   }
 

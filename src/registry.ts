@@ -23,7 +23,7 @@ export class Registry {
   readonly log: Logger
   readonly metrics: StreamMetrics
   readonly init: ResolvedInit
-  /** The node-wide bound on how fast each network group opens streams */
+  /** The node-wide bound on how fast each connection, and each network group, opens streams */
   readonly openRate: OpenRateLimit
   private readonly acceptors = new Set<Acceptor>()
   private readonly opens = new Set<AbortController>()

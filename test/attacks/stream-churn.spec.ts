@@ -3,9 +3,10 @@
  * open, as fast as it can. Each one costs the listener libp2p's work before
  * any handler (a negotiation, a peer store merge, a logger), on raw
  * js-libp2p alike; measured, an honest peer's p99 grew tenfold
- * (`benchmarks/scenarios/churn.js`). Bound: each network group may open
- * `maxInboundStreamRate` streams a second (two seconds' worth at once after
- * a quiet spell), node-wide and on any protocol; a stream over it is
+ * (`benchmarks/scenarios/churn.js`). Bound: each connection may open
+ * `maxInboundStreamRate` streams a second, the connections of one network
+ * group four times that together (two seconds' worth at once after a quiet
+ * spell), node-wide and on any protocol; a stream over it is
  * reset before it is negotiated, with code 0x1003 (`RATE_LIMITED`), which the
  * opener gets as a `RemoteResetError`. Loopback gives the networks: the
  * churner dials from 127.0.1.1, the honest peer from 127.0.2.1.
